@@ -1,0 +1,108 @@
+"""Speed measurements for ``python -m gandemo bench``.
+
+``train_iters_per_s``: the default 1D run (2×64 ReLU MLPs, batch 256, Adam, ``nonsaturating``)
+through ``Trainer`` with the live-view settings (metrics every ``log_every`` steps, a snapshot
+published ``Limits.fps`` times per second), one torch thread. ``plain_iters_per_s``: the same
+networks and losses in a bare eager PyTorch loop, measured in the same process, for the ratio.
+``compare_model_iters_per_s``: 8 variants of that run trained side by side (model-iterations/s).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import RunConfig
+from .nets import Discriminator, Generator
+from .runner import Limits
+from .targets import get_target
+from .trainer import Trainer
+
+COMPARE_K = 8
+BENCH_CONFIG = RunConfig(target="gaussian", loss="nonsaturating", steps=10**5, batch=256)
+
+
+def _timed(step, seconds: float, warmup: int = 30) -> float:
+    """Iterations per second of ``step()`` over about ``seconds``."""
+    for _ in range(warmup):
+        step()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(20):
+            step()
+        n += 20
+    return n / (time.perf_counter() - t0)
+
+
+def plain_loop_step(cfg: RunConfig):
+    """A bare non-saturating GAN step (no logging, no metrics): the reference eager loop."""
+    target = get_target(cfg.target)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    G = Generator(cfg.noise_dim, target.dim, cfg.g_width, cfg.g_depth, cfg.activation, gen)
+    D = Discriminator(target.dim, cfg.d_width, cfg.d_depth, cfg.activation, gen)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    rng = np.random.default_rng(cfg.seed)
+    B = cfg.batch
+
+    def step():
+        x_r = torch.from_numpy(target.sample(rng, B))
+        x_f = G(torch.randn(B, cfg.noise_dim)).detach()
+        d_loss = F.softplus(-D(x_r)).mean() + F.softplus(D(x_f)).mean()
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = F.softplus(-D(G(torch.randn(B, cfg.noise_dim)))).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+
+    return step
+
+
+def trainer_step(cfg: RunConfig, fps: float):
+    """Trainer.step plus a snapshot every 1/fps seconds, as a live run does."""
+    trainer = Trainer(cfg)
+    last = [time.perf_counter()]
+
+    def step():
+        trainer.step()
+        now = time.perf_counter()
+        if now - last[0] >= 1.0 / fps:
+            trainer.snapshot()
+            last[0] = now
+
+    return step
+
+
+def compare_model_rate(cfg: RunConfig, k: int, seconds: float) -> float:
+    """Model-iterations per second of k variants trained side by side."""
+    from .compare import Comparison
+
+    variants = [cfg.with_(seed=cfg.seed, lr_d=cfg.lr_d * (1 + i / k)) for i in range(k)]
+    comp = Comparison(variants)
+    return _timed(comp.step, seconds, warmup=10) * k
+
+
+def run_bench(seconds: float = 3.0, log=print) -> dict:
+    torch.set_num_threads(1)
+    fps = Limits().fps
+    cfg = BENCH_CONFIG
+    plain = _timed(plain_loop_step(cfg), seconds)
+    log(f"plain eager loop: {plain:.0f} it/s")
+    ours = _timed(trainer_step(cfg, fps), seconds)
+    log(f"trainer (live settings): {ours:.0f} it/s ({ours / plain:.2f}x plain)")
+    comp = compare_model_rate(cfg, COMPARE_K, seconds)
+    log(f"compare, {COMPARE_K} variants: {comp:.0f} model-it/s ({comp / plain:.2f}x plain)")
+    return {
+        "train_iters_per_s": round(ours, 1),
+        "plain_iters_per_s": round(plain, 1),
+        "train_vs_plain": round(ours / plain, 3),
+        "compare_k": COMPARE_K,
+        "compare_model_iters_per_s": round(comp, 1),
+        "compare_vs_plain": round(comp / plain, 3),
+        "torch_threads": torch.get_num_threads(),
+    }

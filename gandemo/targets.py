@@ -1,0 +1,216 @@
+"""Registry of the real distributions p_r a GAN learns: exact samplers and exact (log-)densities.
+
+Every target is either a mixture of isotropic Gaussians or a 1D SciPy distribution, so its
+log-density and the probability of any grid cell both have closed forms. ``density_on_grid``
+returns cell probabilities divided by the cell area (the density averaged over each cell). That
+stays faithful when a mode is narrower than a cell (``ring8``: σ = 0.02 on a 0.063 grid, where
+point values would alias), and it is exactly what a histogram of samples estimates.
+
+2D arrays on the grid have shape (ny, nx): the row index is y, as Plotly heatmaps expect.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+from scipy.spatial.distance import cdist
+from scipy.stats.distributions import rv_frozen
+
+DEFAULT_GRID = {1: 400, 2: 96}  # grid points per axis when grid() is called without n
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Target(ABC):
+    """A real distribution p_r on R^dim with a fixed plotting window ``bounds`` (one (lo, hi) per
+    axis, wide enough for the target and for a generator that starts near 0).
+
+    ``modes``/``mode_std`` are the centres (K, dim) and common σ of a mixture of well-separated
+    modes, for the mode metrics; None otherwise. ``exact_density`` says ``log_density`` is the
+    exact density of ``sample`` (true for every entry here).
+    """
+
+    name: str
+    dim: int
+    description: str
+    bounds: tuple[tuple[float, float], ...]
+    modes: np.ndarray | None = None
+    mode_std: float | None = None
+    exact_density: bool = True
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """n i.i.d. draws as an (n, dim) float32 array; deterministic given ``rng``'s state."""
+
+    @abstractmethod
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """log p_r(x) for points x of shape (m, dim), as (m,) float64."""
+
+    @abstractmethod
+    def _cell_mass(self, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+        """P_r(cell) for the cells between consecutive ``edges`` (one array per axis)."""
+
+    def grid(self, n: int | None = None) -> tuple[np.ndarray, ...]:
+        """Uniform axes over ``bounds``, n points each (default 400 in 1D, 96 per axis in 2D)."""
+        n = n or DEFAULT_GRID[self.dim]
+        return tuple(np.linspace(lo, hi, n) for lo, hi in self.bounds)
+
+    def density_on_grid(self, axes: tuple[np.ndarray, ...]) -> np.ndarray:
+        """p_r averaged over the cell around each grid point, P_r(cell)/area, renormalised so that
+        Σ p·area = 1 over the grid (mass outside the grid is dropped). 1D: (nx,); 2D: (ny, nx).
+        Cells are centred on the points: edges halfway between them, ±h/2 beyond the ends."""
+        steps = [a[1] - a[0] for a in axes]
+        edges = tuple(np.append(a - h / 2, a[-1] + h / 2) for a, h in zip(axes, steps, strict=True))
+        mass = self._cell_mass(edges)
+        return mass / (mass.sum() * np.prod(steps))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class GaussianMixture(Target):
+    """p(x) = Σ_k w_k·N(x; μ_k, σ²·I): ``means`` (K, dim), common ``std`` σ, ``weights`` w."""
+
+    means: np.ndarray
+    std: float
+    weights: np.ndarray
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Pick a component k ~ w, then x = μ_k + σ·z with z ~ N(0, I)."""
+        k = rng.choice(len(self.weights), size=n, p=self.weights)
+        x = self.means[k] + self.std * rng.standard_normal((n, self.dim))
+        return x.astype(np.float32)
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """log Σ_k w_k·(2πσ²)^(−dim/2)·exp(−‖x − μ_k‖²/(2σ²)), by logsumexp."""
+        x = np.asarray(x, dtype=float).reshape(-1, self.dim)
+        d2 = cdist(x, self.means, "sqeuclidean")
+        log_norm = self.dim * np.log(self.std * np.sqrt(2 * np.pi))
+        return special.logsumexp(np.log(self.weights) - d2 / (2 * self.std**2), axis=1) - log_norm
+
+    def _cell_mass(self, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Isotropic components factorise over axes: P(cell) = Σ_k w_k·Π_d P_kd(interval),
+        P_kd([a, b]) = Φ((b − μ_kd)/σ) − Φ((a − μ_kd)/σ). In 2D a (ny, K)·(K, nx) product."""
+        per_axis = [_normal_interval_mass(e, mu, self.std)
+                    for e, mu in zip(edges, self.means.T, strict=True)]
+        if self.dim == 1:
+            return self.weights @ per_axis[0]
+        return (per_axis[1].T * self.weights) @ per_axis[0]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ScipyTarget(Target):
+    """A 1D target given by a frozen ``scipy.stats`` distribution ``dist``."""
+
+    dist: rv_frozen
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.dist.rvs(size=(n, 1), random_state=rng).astype(np.float32)
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        return self.dist.logpdf(np.asarray(x, dtype=float).reshape(-1))
+
+    def _cell_mass(self, edges: tuple[np.ndarray, ...]) -> np.ndarray:
+        """P([a, b]) = F(b) − F(a)."""
+        return np.diff(self.dist.cdf(edges[0]))
+
+
+def _normal_interval_mass(edges: np.ndarray, mu: np.ndarray, std: float) -> np.ndarray:
+    """(K, len(edges) − 1) array of N(μ_k, σ²)-probabilities of [edges_i, edges_i+1]. Right of
+    the mean the upper tails Φ(−a) − Φ(−b) are subtracted, so tiny tail masses keep precision."""
+    z = (edges[None, :] - mu[:, None]) / std
+    cdf, sf = special.ndtr(z), special.ndtr(-z)
+    return np.where(z[:, :-1] > 0, sf[:, :-1] - sf[:, 1:], cdf[:, 1:] - cdf[:, :-1])
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+def _mixture(name: str, description: str, bounds, means, std: float, weights=None,
+             separated: bool = True) -> GaussianMixture:
+    """Registry helper. ``separated=False`` hides the modes from the mode metrics (used for the
+    moons and the swiss roll, whose many overlapping components only shape a curve)."""
+    means = _readonly(np.reshape(means, (len(means), -1)))
+    k = len(means)
+    return GaussianMixture(
+        name=name, dim=means.shape[1], description=description, bounds=bounds,
+        modes=means if separated else None, mode_std=std if separated else None,
+        means=means, std=std, weights=_readonly(np.full(k, 1 / k) if weights is None else weights),
+    )
+
+
+def _ring8() -> np.ndarray:
+    """Centres 2·(cos 2πk/8, sin 2πk/8), k = 0..7 (np.arange: no duplicated endpoint)."""
+    angle = 2 * np.pi * np.arange(8) / 8
+    return 2 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+def _grid25() -> np.ndarray:
+    """Centres (i, j) for i, j ∈ {−4, −2, 0, 2, 4}."""
+    v = np.arange(-4.0, 5.0, 2.0)
+    return np.stack(np.meshgrid(v, v), axis=-1).reshape(-1, 2)
+
+
+def _moons(per_arc: int = 50, scale: float = 1.5) -> np.ndarray:
+    """sklearn's two moons as curves, evenly spaced: the upper arc (cos t, sin t) and the lower
+    arc (1 − cos t, ½ − sin t), t ∈ [0, π]; centred on (½, ¼) and scaled by ``scale``."""
+    t = np.linspace(0, np.pi, per_arc)
+    upper = np.stack([np.cos(t), np.sin(t)], axis=1)
+    lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], axis=1)
+    return scale * (np.concatenate([upper, lower]) - [0.5, 0.25])
+
+
+def _swiss_roll(k: int = 150, scale: float = 1 / 5) -> np.ndarray:
+    """sklearn's swiss-roll curve θ·(cos θ, sin θ), θ ∈ [1.5π, 4.5π], times ``scale``, with k
+    centres equally spaced in arc length, then shifted so its bounding box is centred on 0."""
+    theta = np.linspace(1.5 * np.pi, 4.5 * np.pi, 4001)
+    curve = scale * theta[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    arc = np.append(0, np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1)))
+    theta_k = np.interp(np.linspace(0, arc[-1], k), arc, theta)
+    centres = scale * theta_k[:, None] * np.stack([np.cos(theta_k), np.sin(theta_k)], axis=1)
+    return centres - (curve.max(0) + curve.min(0)) / 2
+
+
+_BOUNDS_1D = ((-5.0, 5.0),)
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        _mixture("gaussian", "N(2, 0.5²)", _BOUNDS_1D, [2.0], 0.5),
+        _mixture("bimodal", "½·N(−2, 0.5²) + ½·N(2, 0.5²)", _BOUNDS_1D, [-2.0, 2.0], 0.5),
+        _mixture("trimodal", "0.2·N(−3, 0.4²) + 0.5·N(0, 0.4²) + 0.3·N(3, 0.4²)", _BOUNDS_1D,
+                 [-3.0, 0.0, 3.0], 0.4, weights=[0.2, 0.5, 0.3]),
+        ScipyTarget(name="uniform", dim=1, description="U(−1, 3): density ¼ on [−1, 3]",
+                    bounds=_BOUNDS_1D, dist=stats.uniform(loc=-1, scale=4)),
+        ScipyTarget(name="skewed", dim=1, bounds=_BOUNDS_1D, dist=stats.skewnorm(5, -1, 1.5),
+                    description="skew-normal (2/ω)·φ((x−ξ)/ω)·Φ(α(x−ξ)/ω), α = 5, ξ = −1, ω = 1.5"),
+        # Student-t tails are polynomial: P(|x| > 8) = 2·t₃.sf(8/0.7) ≈ 1.4e-3 lies outside the
+        # window, so the grid density is renormalised over 99.86% of the mass.
+        ScipyTarget(name="heavy-tailed", dim=1, bounds=((-8.0, 8.0),), dist=stats.t(3, 0, 0.7),
+                    description="Student-t, ν = 3, loc 0, scale 0.7 (tails ∝ |x|⁻⁴)"),
+        _mixture("ring8", "⅛·Σₖ N(2·(cos 2πk/8, sin 2πk/8), 0.02²·I), k = 0..7",
+                 ((-3.0, 3.0), (-3.0, 3.0)), _ring8(), 0.02),
+        _mixture("grid25", "1/25·Σ N((i, j), 0.05²·I), i, j ∈ {−4, −2, 0, 2, 4}",
+                 ((-6.0, 6.0), (-6.0, 6.0)), _grid25(), 0.05),
+        # Moons and swiss roll are exact mixtures of many equal-weight N(c, 0.1²·I) whose centres
+        # c lie evenly along the curve (spacing ≈ σ, so the ridge is smooth): sampler and
+        # log_density agree exactly. No mode metrics: the components overlap.
+        _mixture("moons", "two moons: mean of 100 N(c, 0.1²·I), c evenly on two half-circle arcs "
+                 "of radius 1.5",
+                 ((-3.0, 3.0), (-3.0, 3.0)), _moons(), 0.1, separated=False),
+        _mixture("swissroll", "swiss roll: mean of 150 N(c, 0.1²·I), c evenly on (θ/5)·(cos θ, "
+                 "sin θ), θ ∈ [1.5π, 4.5π]", ((-3.0, 3.0), (-3.0, 3.0)), _swiss_roll(), 0.1,
+                 separated=False),
+    )
+}
+
+
+def get_target(name: str) -> Target:
+    """The registry entry ``name``; KeyError naming the allowed targets otherwise."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise KeyError(f"unknown target {name!r}; allowed: {', '.join(TARGETS)}") from None

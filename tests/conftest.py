@@ -1,0 +1,144 @@
+"""Shared fixtures: the real Streamlit server and Debian's Chromium (driven by Playwright).
+
+* ``streamlit_server`` (session scope) starts ``streamlit run app.py`` on a free port, waits for
+  ``/_stcore/health`` to answer ``ok`` and yields the base URL; the server is stopped at the end.
+* ``chromium`` (session scope) is a Playwright Chromium browser on /usr/bin/chromium (Playwright's
+  own browser download does not work here); tests open their own pages/contexts from it.
+* ``wait_for_app`` waits like Streamlit's own e2e suite: the app container is attached and the
+  websocket is CONNECTED (``data-test-connection-state``), then no skeleton is left.
+
+Tests that need a browser are marked ``browser``; they are skipped only where no Chromium exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `ui`, `gandemo` and `app.py` live at the repo root
+    sys.path.insert(0, str(ROOT))
+
+CHROMIUM = os.environ.get("GANDEMO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots (gitignored)
+SERVER_START_TIMEOUT_S = 120  # a busy 2-core machine imports torch + streamlit slowly
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Poll ``/_stcore/health`` until it answers ``ok`` (or the process dies / time runs out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as resp:
+                if resp.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def run_server(app: str = "app.py", env: dict[str, str] | None = None,
+               port: int | None = None) -> Iterator[str]:
+    """``streamlit run`` in a subprocess; yields the base URL, prints the log on failure."""
+    port = port or free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a full pipe would block
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc, SERVER_START_TIMEOUT_S)
+        yield base
+    except BaseException:
+        log.seek(0)
+        sys.stderr.write("---- streamlit log ----\n" + log.read()[-8000:] + "\n")
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server() -> Iterator[str]:
+    """Base URL of a real gandemo server (shared by every test of the session)."""
+    with run_server() as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium driven by Playwright (skips where no Chromium is installed)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_app(page, timeout_ms: int = 60_000) -> None:
+    """Streamlit e2e's wait: app attached, websocket CONNECTED, no loading skeleton left."""
+    page.wait_for_selector("[data-testid='stAppViewContainer']", state="attached",
+                           timeout=timeout_ms)
+    page.wait_for_timeout(210)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']",
+                           state="attached", timeout=timeout_ms)
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length == 0",
+                           timeout=timeout_ms)
+
+
+@pytest.fixture()
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def full_page_screenshot(page, path: Path) -> None:
+    """The whole app, not just the viewport: Streamlit scrolls inside its main area, so grow the
+    viewport to the content's height for the shot and restore it afterwards."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "Math.max(...['stMain', 'stSidebarContent'].map(id =>"
+        " document.querySelector(`[data-testid=${id}]`)?.scrollHeight || 0))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height))})
+    page.wait_for_timeout(600)  # let Plotly redraw at the new size
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    page.set_viewport_size(size)

@@ -1,0 +1,232 @@
+"""Tests for gandemo.compare: the stacked side-by-side engine must train every variant exactly as
+``Trainer`` alone would (same seed -> same numbers up to float tolerance), fall back to plain
+``Trainer.step`` for what it cannot stack, and stop a diverging variant alone."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gandemo.compare import (
+    STRENGTHS,
+    Comparison,
+    apply_strength,
+    stack_key,
+    stacked_loss,
+    variant_label,
+    variant_labels,
+)
+from gandemo.config import RunConfig
+from gandemo.losses import LOSSES
+from gandemo.trainer import Trainer
+
+N = 30
+ATOL = 1e-5
+# history columns compared between stacked and solo (wall_s is time, not a result)
+COLUMNS = ("step", "d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm", "js",
+           "kl_rg", "kl_gr", "w1", "v_opt", "modes_covered", "hq_share")
+
+
+def base(target="gaussian", **kw) -> RunConfig:
+    settings = dict(target=target, steps=N, seed=3, batch=64, g_width=32, d_width=32,
+                    log_every=7, eval_samples=400)
+    settings.update(kw)
+    return RunConfig(**settings)
+
+
+def solo(cfg: RunConfig) -> Trainer:
+    t = Trainer(cfg)
+    t.run()
+    return t
+
+
+def params(t: Trainer) -> list[torch.Tensor]:
+    return [p.detach() for p in (*t.G.parameters(), *t.D.parameters())]
+
+
+def assert_same_run(stacked: Trainer, alone: Trainer, what: str = "") -> None:
+    assert stacked.step_count == alone.step_count, what
+    assert stacked.diverged_at == alone.diverged_at, what
+    assert stacked.status == alone.status, what
+    for a, b in zip(params(stacked), params(alone), strict=True):
+        if torch.isfinite(b).all():
+            torch.testing.assert_close(a, b, atol=ATOL, rtol=1e-4, msg=what)
+    ha, hb = stacked.history.as_arrays(), alone.history.as_arrays()
+    assert len(stacked.history) == len(alone.history) > 0, what
+    for c in COLUMNS:
+        np.testing.assert_allclose(ha[c], hb[c], atol=ATOL, rtol=1e-4, equal_nan=True,
+                                   err_msg=f"{what}: {c}")
+
+
+def check_against_solo(configs: list[RunConfig]) -> Comparison:
+    comp = Comparison(configs)
+    comp.run()
+    assert comp.done
+    for cfg, t, label in zip(configs, comp.trainers, comp.labels, strict=True):
+        assert_same_run(t, solo(cfg), label)
+    return comp
+
+
+@pytest.mark.parametrize("target", ["gaussian", "ring8"])
+def test_stacked_equals_solo_losses_and_k(target):
+    """nonsaturating/minimax/wgan-gp/hinge × k ∈ {1, 2}: one comparison, two stacked groups."""
+    configs = [base(target, loss=loss, d_steps=k)
+               for loss in ("nonsaturating", "minimax", "wgan-gp", "hinge") for k in (1, 2)]
+    comp = check_against_solo(configs)
+    assert comp.fallback == []
+    assert sorted(len(g) for g in comp.stacked_groups) == [4, 4]
+
+
+def test_stacked_equals_solo_tricks_and_optimizers():
+    """Per-variant optimizers and lrs, clipping, label smoothing, R1, instance noise (annealed),
+    a relativistic loss (G reads real data), uniform prior and a mix of gp/no-gp rows."""
+    configs = [
+        base(loss="wgan", opt_d="rmsprop", opt_g="rmsprop", lr_d=5e-4, beta2=0.9),
+        base(loss="wgan", opt_d="rmsprop", opt_g="rmsprop", lr_d=2e-3, clip=0.05),
+        base(loss="nonsaturating", label_smoothing=0.1, r1_gamma=1.0, beta1=0.0),
+        base(loss="lsgan", instance_noise=0.3, noise_anneal=20, lr_g=3e-3),
+        base(loss="ragan", instance_noise=0.1, noise="uniform", beta2=0.99),
+        base(loss="wgan-gp", gp_lambda=1.0, label_smoothing=0.2),
+        base(loss="fgan-kl"),
+        base(loss="hinge", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02, beta1=0.9),
+        base(loss="hinge", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02, beta1=0.0),
+    ]
+    comp = check_against_solo(configs)
+    assert comp.fallback == []
+
+
+def test_mixed_architectures_fall_back_and_equal_solo():
+    configs = [
+        base(loss="nonsaturating"),
+        base(loss="hinge"),
+        base(loss="nonsaturating", d_width=16),  # stacks in a group of its own
+        base(loss="nonsaturating", activation="tanh"),  # alone in its group: runs solo
+        base(loss="nonsaturating", spectral_norm=True),  # not stackable
+        base(loss="nonsaturating", minibatch_disc=True),
+        base(loss="nonsaturating", feature_matching=True),
+        base(loss="nonsaturating", d_steps=2, steps=N - 7),  # finishes early, alone in its k
+        base(loss="nonsaturating", d_width=16, lr_d=2e-3, steps=N - 11),  # leaves its group early
+    ]
+    comp = check_against_solo(configs)
+    assert comp.fallback == [3, 4, 5, 6, 7]
+    # [2, 8] goes on as a group of one once 8 has finished
+    assert sorted(map(sorted, comp.stacked_groups)) == [[0, 1], [2, 8]]
+
+
+def test_stack_key_refuses_unsupported_settings():
+    assert stack_key(base()) is not None
+    for change in (dict(spectral_norm=True), dict(minibatch_disc=True), dict(vbn=True),
+                   dict(unrolled=2), dict(feature_matching=True), dict(historical_avg=1.0)):
+        assert stack_key(base(**change)) is None, change
+    assert stack_key(base(d_steps=2)) != stack_key(base())
+    assert stack_key(base(d_width=16)) != stack_key(base())
+    assert stack_key(base(loss="hinge", lr_d=0.1, opt_d="adam")) == stack_key(base())
+    assert stack_key(base(target="bimodal", seed=9)) == stack_key(base())  # same dim and nets
+
+
+def test_diverging_variant_stops_alone():
+    """A huge lr makes one variant's numbers non-finite; it stops at the same step as alone,
+    keeps its history, and the others train on to the end, equal to their solo runs."""
+    configs = [base(loss="nonsaturating", steps=60),
+               base(loss="lsgan", lr_d=1.0, lr_g=1.0, opt_d="sgd", opt_g="sgd", beta1=0.9,
+                    steps=60, log_every=1),
+               base(loss="hinge", steps=60)]
+    alone = solo(configs[1])
+    assert alone.diverged_at is not None and alone.diverged_at < 60  # the premise
+    comp = check_against_solo(configs)
+    bad = comp.trainers[1]
+    assert bad.status == f"diverged at step {bad.diverged_at}"
+    assert len(bad.history) == bad.diverged_at
+    assert [t.step_count for t in comp.trainers] == [60, bad.diverged_at, 60]
+    assert comp.trainers[0].status == comp.trainers[2].status == "finished"
+
+
+def test_divergence_inside_the_d_steps_skips_the_rest():
+    """With k = 3 a variant whose D loss turns non-finite skips its remaining D steps and its G
+    step that iteration (as Trainer.step does) while its group mates carry on."""
+    configs = [base(loss="wgan", d_steps=3, steps=40),
+               base(loss="wgan", d_steps=3, opt_d="sgd", lr_d=1.0, beta1=0.99, clip=10.0,
+                    steps=40, log_every=1)]
+    alone = solo(configs[1])
+    assert alone.diverged_at is not None
+    assert math.isnan(alone.history.columns["g_loss"][-1])
+    check_against_solo(configs)
+
+
+def test_same_initial_generator_for_every_variant():
+    configs = [apply_strength(base(loss=loss), level)
+               for loss in ("nonsaturating", "wgan-gp") for level in STRENGTHS]
+    comp = Comparison(configs)
+    first = [p.detach().clone() for p in comp.trainers[0].G.parameters()]
+    for t in comp.trainers[1:]:
+        for a, b in zip(t.G.parameters(), first, strict=True):
+            assert torch.equal(a.detach(), b)
+    comp.step()
+    assert all(t.step_count == 1 for t in comp.trainers)
+    assert not torch.equal(next(comp.trainers[0].G.parameters()).detach(), first[0])
+
+
+def test_trainer_views_are_current_between_steps():
+    """snapshot()/measure() of a stacked variant read the stacked weights (no sync needed)."""
+    configs = [base(loss="nonsaturating"), base(loss="hinge")]
+    comp = Comparison(configs)
+    for _ in range(5):
+        comp.step()
+    ref = Trainer(configs[1])
+    for _ in range(5):
+        ref.step()
+    a, b = comp.trainers[1].snapshot(), ref.snapshot()
+    np.testing.assert_allclose(a.d_out, b.d_out, atol=1e-5)
+    np.testing.assert_allclose(a.fake, b.fake, atol=1e-5)
+    assert comp.trainers[1].measure().keys() == ref.measure().keys()
+
+
+def test_step_and_run_finish_every_variant():
+    configs = [base(loss="nonsaturating", steps=5), base(loss="hinge", steps=8)]
+    comp = Comparison(configs)
+    comp.step()
+    assert [t.step_count for t in comp.trainers] == [1, 1]
+    comp.run()
+    assert comp.done and [t.step_count for t in comp.trainers] == [5, 8]
+    comp.step()  # a no-op once done
+    assert [t.step_count for t in comp.trainers] == [5, 8]
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("real_label", [1.0, 0.9])
+def test_stacked_loss_matches_rowwise(name, real_label):
+    loss = LOSSES[name]
+    gen = torch.Generator().manual_seed(0)
+    l_r, l_f = torch.randn(2, 5, 33, generator=gen) * 2
+    d = stacked_loss(loss.d_loss, l_r, l_f, real_label)
+    g = stacked_loss(loss.g_loss, l_f, l_r)
+    assert d.shape == g.shape == (5,)
+    for i in range(5):
+        torch.testing.assert_close(d[i], loss.d_loss(l_r[i], l_f[i], real_label))
+        torch.testing.assert_close(g[i], loss.g_loss(l_f[i], l_r[i]))
+
+
+def test_labels():
+    configs = [base(loss="nonsaturating"), base(loss="hinge", d_steps=5)]
+    assert Comparison(configs).labels == ["nonsaturating k=1", "hinge k=5"]
+    assert variant_label(configs[1]) == "hinge k=5"
+    # equal base labels are told apart by the settings that differ
+    twins = [base(lr_d=1e-3), base(lr_d=2e-3), base(loss="hinge")]
+    assert variant_labels(twins) == ["nonsaturating k=1 lr_d=0.001",
+                                     "nonsaturating k=1 lr_d=0.002", "hinge k=1"]
+    strengths = [apply_strength(base(), level) for level in ("balanced", "strong")]
+    labels = variant_labels([*strengths, strengths[0].with_(seed=4)])
+    assert len(set(labels)) == 3
+
+
+def test_apply_strength_sets_the_ladder():
+    cfg = base(lr_g=2e-4)
+    for level, s in STRENGTHS.items():
+        out = apply_strength(cfg, level)
+        assert out.d_steps == s["d_steps"]
+        assert out.d_width == s["d_width"]
+        assert out.lr_d == pytest.approx(min(1.0, cfg.lr_g * s["lr_ratio"]))
+        assert (out.loss, out.seed, out.lr_g, out.target) == (cfg.loss, cfg.seed, cfg.lr_g,
+                                                               cfg.target)
+    assert apply_strength(base(lr_g=0.5), "overwhelming").lr_d == 1.0

@@ -1,0 +1,396 @@
+"""Classroom load test: 20 students on one real server, over loopback only.
+
+Each student is a *light session*: it speaks Streamlit's websocket protocol the way the 1.67
+frontend does (``/_stcore/stream``, protobuf ``BackMsg``/``ForwardMsg``), renders nothing, and
+runs ``st.fragment(run_every=...)`` timers itself, as a browser tab does (the interval timer lives
+in the browser). So the server does exactly the work 20 open tabs cost it, on 2 cores.
+
+What is measured and asserted:
+* every session clicks Start (button key ``start``) and sees its own status line count up
+  (``step N / TOTAL``) to the end of its run; the run id arrives in the ``run`` query parameter;
+* ``/_stcore/health`` answers in < 2 s throughout (the worst latency is printed);
+* after the tabs close, the runs are removed (grace period) and the server's thread count
+  returns to its level before the load;
+* the server's resident memory stays bounded.
+Server-side numbers (runs, running, queued, threads) are read from the app's own Server status
+page (pages/status.py) through another light session; threads and RSS of the server process come
+from psutil. Nothing is exposed for the test's sake.
+
+The server is this module's own (not conftest's): it needs its own limits (a 3 s grace period,
+short runs) and its process handle. Every loop here is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+websockets = pytest.importorskip("websockets")
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ClientState_pb2 import ClientState  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_DIR = Path(os.environ.get("GANDEMO_LOAD_APP_DIR", ROOT))  # another app tree (debugging)
+SESSIONS = 20
+RUN_STEPS = 300  # per student; small so the whole class finishes in well under a minute of CPU
+GRACE_S = 3
+LOAD_TIMEOUT_S = 300  # the whole class must finish within this (a bound, not a speed claim)
+CLEANUP_TIMEOUT_S = 60
+HEALTH_BOUND_S = 2.0
+RSS_BUDGET_MB = 1500  # growth allowed over the idle server's RSS with 20 runs
+
+STEP_RE = re.compile(r"step\W{0,6}(\d[\d,]*)\W{0,6}/\W{0,6}(\d[\d,]*)", re.IGNORECASE)
+
+
+def _texts(el) -> list[str]:
+    """The visible strings of one rendered element (the kinds a status line can be)."""
+    kind = el.WhichOneof("type")
+    if kind in ("markdown", "text", "alert", "json"):
+        return [getattr(el, kind).body]
+    if kind == "metric":
+        return [el.metric.label, el.metric.body]
+    if kind == "heading":
+        return [el.heading.body]
+    if kind == "progress":
+        return [el.progress.text]
+    if kind == "code":
+        return [el.code.code_text]
+    return []
+
+
+class LightSession:
+    """One browser tab without a browser: a websocket, the app's messages, its timers."""
+
+    def __init__(self, base: str, page: str = "", query: str = "", name: str = "s"):
+        self.url = base.replace("http://", "ws://") + "/_stcore/stream"
+        self.page, self.query, self.name = page, query, name
+        self.page_hash = ""
+        self.pages: list = []
+        self.buttons: dict[str, str] = {}  # user key -> widget id
+        self.elements: dict[tuple, object] = {}  # delta path -> latest element
+        self.exceptions: list[str] = []
+        self.step = self.total = 0
+        self.runs_finished = 0
+        self.messages = 0
+        self._ws = None
+        self._reader: asyncio.Task | None = None
+        self._timers: dict[str, tuple[float, asyncio.Task]] = {}
+        self._changed = asyncio.Event()
+
+    # --- connection ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        self._ws = await websockets.connect(self.url, subprotocols=["streamlit"],
+                                            max_size=64 * 2**20, open_timeout=30)
+        self._reader = asyncio.create_task(self._read(), name=f"read-{self.name}")
+        await self.rerun()
+
+    async def close(self) -> None:
+        for _, task in self._timers.values():
+            task.cancel()
+        self._timers.clear()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+    async def rerun(self, states: list[WidgetState] = (), fragment_id: str = "",
+                    auto: bool = False) -> None:
+        cs = ClientState(query_string=self.query, page_script_hash=self.page_hash,
+                         page_name="" if self.page_hash else self.page,
+                         fragment_id=fragment_id, is_auto_rerun=auto)
+        cs.widget_states.widgets.extend(states)
+        await self._ws.send(BackMsg(rerun_script=cs).SerializeToString())
+
+    async def click(self, key: str) -> None:
+        await self.rerun([WidgetState(id=self.buttons[key], trigger_value=True)])
+
+    async def wait_for(self, predicate, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while not predicate():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(left, 1.0))
+        return True
+
+    # --- what the server says ------------------------------------------------------------------
+    async def _read(self) -> None:
+        async for data in self._ws:
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            self.messages += 1
+            self._handle(msg)
+            self._changed.set()
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.page_hash = msg.new_session.page_script_hash
+            self.pages = list(msg.new_session.app_pages)
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+        elif kind == "auto_rerun":
+            self._arm(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
+        elif kind == "stop_auto_rerun":
+            for fid in msg.stop_auto_rerun.fragment_ids:
+                self._disarm(fid)
+        elif kind == "script_finished":
+            if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                self.runs_finished += 1
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            el = msg.delta.new_element
+            self.elements[tuple(msg.metadata.delta_path)] = el
+            if el.WhichOneof("type") == "button" and el.button.id:
+                key = el.button.id.rsplit("-", 1)[-1]
+                self.buttons[key] = el.button.id
+            elif el.WhichOneof("type") == "exception":
+                self.exceptions.append(f"{el.exception.type}: {el.exception.message}")
+            for text in _texts(el):
+                m = STEP_RE.search(text)
+                if m:
+                    self.step = max(self.step, int(m.group(1).replace(",", "")))
+                    self.total = int(m.group(2).replace(",", ""))
+
+    def _arm(self, fragment_id: str, interval: float) -> None:
+        """The browser's setInterval for a run_every fragment (deduplicated per fragment)."""
+        old = self._timers.get(fragment_id)
+        if old and old[0] == interval:
+            return
+        self._disarm(fragment_id)
+
+        async def tick():
+            while True:
+                await asyncio.sleep(interval)
+                with contextlib.suppress(Exception):
+                    await self.rerun(fragment_id=fragment_id, auto=True)
+
+        self._timers[fragment_id] = (interval, asyncio.create_task(tick()))
+
+    def _disarm(self, fragment_id: str) -> None:
+        old = self._timers.pop(fragment_id, None)
+        if old:
+            old[1].cancel()
+
+    def json_bodies(self) -> list:
+        out = []
+        for el in self.elements.values():
+            if el.WhichOneof("type") == "json":
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(el.json.body))
+        return out
+
+
+# --------------------------------------------------------------------------------- the server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _health(base: str, timeout: float = 5.0) -> float:
+    """Seconds one GET /_stcore/health took (raises if it failed)."""
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=timeout) as r:
+        body = r.read()
+    if body != b"ok":
+        raise RuntimeError(f"health said {body!r}")
+    return time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (APP_DIR / "app.py").exists() or not (APP_DIR / "pages" / "train.py").exists():
+        pytest.skip("app.py / pages/train.py not written yet")
+    port = _free_port()
+    env = {**os.environ, "GANDEMO_GRACE_SECONDS": str(GRACE_S), "GANDEMO_HEARTBEAT_SECONDS": "60",
+           "GANDEMO_MAX_STEPS": "5000", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1",
+         "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+         "--client.showErrorDetails=full"],
+        cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 90
+        while True:
+            try:
+                _health(base, 2)
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > end:
+                    log.seek(0)
+                    pytest.fail("server did not start:\n" + log.read().decode()[-3000:])
+                time.sleep(0.5)
+        yield {"base": base, "pid": proc.pid, "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+class Monitor(threading.Thread):
+    """Polls /_stcore/health and the server's threads/RSS every 0.25 s until stopped."""
+
+    def __init__(self, base: str, pid: int):
+        super().__init__(daemon=True, name="load-monitor")
+        self.base, self.proc = base, psutil.Process(pid)
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self.threads: list[int] = []
+        self.rss_mb: list[float] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set() and len(self.latencies) + len(self.failures) < 10_000:
+            try:
+                self.latencies.append(_health(self.base))
+            except Exception as exc:  # a failed probe is a finding, not a crash of the monitor
+                self.failures.append(repr(exc))
+            self.threads.append(self.proc.num_threads())
+            self.rss_mb.append(self.proc.memory_info().rss / 2**20)
+            self._halt.wait(0.25)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(10)
+
+
+async def _status(base: str) -> dict:
+    """The Server status page's raw numbers, read like a teacher's tab would see them."""
+    s = LightSession(base, page="status", name="teacher")
+    await s.open()
+    try:
+        ok = await s.wait_for(lambda: any("stats" in b for b in s.json_bodies()), 60)
+        assert ok, "the Server status page showed no numbers"
+        return next(b for b in s.json_bodies() if "stats" in b)
+    finally:
+        await s.close()
+
+
+async def _student(base: str, i: int, steps: int) -> LightSession:
+    s = LightSession(base, page="", query=f"steps={steps}&seed={i}", name=f"student-{i}")
+    await s.open()
+    assert await s.wait_for(lambda: "start" in s.buttons, 120), f"{s.name}: no Start button"
+    await s.click("start")
+    return s
+
+
+def _run_id(s: LightSession) -> str | None:
+    m = re.search(r"(?:^|&)run=([^&]+)", s.query)
+    return m.group(1) if m else None
+
+
+def test_twenty_students_share_one_server(server):
+    base, pid = server["base"], server["pid"]
+    proc = psutil.Process(pid)
+
+    async def scenario() -> dict:
+        # Warm-up: one student loads the app and trains a little (imports, worker pool start).
+        warm = await _student(base, 999, 50)
+        assert await warm.wait_for(lambda: warm.total and warm.step >= warm.total, 120), (
+            f"warm-up run made no progress: step {warm.step}/{warm.total}")
+        await warm.close()
+        await asyncio.sleep(GRACE_S + 2)
+        before = await _status(base)
+        threads_before = proc.num_threads()
+        rss_before = proc.memory_info().rss / 2**20
+
+        monitor = Monitor(base, pid)
+        monitor.start()
+        t0 = time.monotonic()
+        students = await asyncio.gather(*(_student(base, i, RUN_STEPS) for i in range(SESSIONS)))
+        during = None
+        done = all_done = False
+        end = time.monotonic() + LOAD_TIMEOUT_S
+        while time.monotonic() < end:
+            await asyncio.sleep(1.0)
+            if during is None and time.monotonic() - t0 > 5:
+                during = await _status(base)
+            all_done = all(s.total and s.step >= s.total for s in students)
+            if all_done:
+                break
+        load_s = time.monotonic() - t0
+        threads_during = max(monitor.threads) if monitor.threads else None
+        snapshot = [(s.name, s.step, s.total, _run_id(s), list(s.exceptions)) for s in students]
+        for s in students:
+            await s.close()
+
+        # Cleanup: runs removed after the grace period, threads back to the level before load.
+        t_close = time.monotonic()
+        after = None
+        while time.monotonic() - t_close < CLEANUP_TIMEOUT_S:
+            await asyncio.sleep(1.0)
+            after = await _status(base)
+            if after["stats"]["runs"] == 0 and proc.num_threads() <= threads_before:
+                break
+        cleanup_s = time.monotonic() - t_close
+        monitor.stop()
+        return dict(before=before, during=during, after=after, snapshot=snapshot, done=done,
+                    all_done=all_done, load_s=load_s, cleanup_s=cleanup_s, monitor=monitor,
+                    threads_before=threads_before, threads_during=threads_during,
+                    threads_after=proc.num_threads(), rss_before=rss_before,
+                    rss_after=proc.memory_info().rss / 2**20)
+
+    r = asyncio.run(scenario())
+    mon: Monitor = r["monitor"]
+    worst = max(mon.latencies) if mon.latencies else float("nan")
+    report = (
+        f"{SESSIONS} sessions x {RUN_STEPS} steps: all finished in {r['load_s']:.1f} s; "
+        f"health probes {len(mon.latencies)} ok / {len(mon.failures)} failed, worst "
+        f"{worst * 1000:.0f} ms, median "
+        f"{sorted(mon.latencies)[len(mon.latencies) // 2] * 1000 if mon.latencies else 0:.0f} ms; "
+        f"threads before/peak/after {r['threads_before']}/{r['threads_during']}/"
+        f"{r['threads_after']}; RSS before/peak/after {r['rss_before']:.0f}/"
+        f"{max(mon.rss_mb, default=0):.0f}/{r['rss_after']:.0f} MB; cleanup {r['cleanup_s']:.1f} s; "
+        f"status during: {r['during'] and r['during']['stats']}"
+    )
+    print("\nLOAD:", report)
+    with contextlib.suppress(OSError):
+        out = ROOT / "test-artifacts"
+        out.mkdir(exist_ok=True)
+        (out / "load.json").write_text(json.dumps(
+            {k: v for k, v in r.items() if k != "monitor"}
+            | {"health_worst_s": worst, "health_failures": mon.failures,
+               "rss_peak_mb": max(mon.rss_mb, default=0)}, indent=2, default=str))
+
+    errors = [(n, e) for n, *_, e in r["snapshot"] if e]
+    assert not errors, f"sessions saw exceptions: {errors[:3]}"
+    ids = [rid for *_, rid, _ in r["snapshot"]]
+    assert all(ids) and len(set(ids)) == SESSIONS, f"run ids in the URL: {ids}"
+    stuck = [(n, step, total) for n, step, total, *_ in r["snapshot"] if not total or step < total]
+    assert not stuck, f"runs that did not reach their last step: {stuck}\n{report}"
+    assert not mon.failures, f"health probes failed: {mon.failures[:3]}"
+    assert worst < HEALTH_BOUND_S, report
+    assert r["after"]["stats"]["runs"] == 0, f"runs left after the tabs closed: {r['after']}"
+    assert r["threads_after"] <= r["threads_before"], report
+    assert max(mon.rss_mb) < r["rss_before"] + RSS_BUDGET_MB, report

@@ -1,0 +1,274 @@
+"""Sidebar widgets <-> ``RunConfig``: one generic widget per field of ``config.field_specs()``.
+
+Every widget has ``key=<field name>`` and ``bind="query-params"``, so the URL always holds the
+settings that differ from the defaults and opening such a link restores them. Ranges come from
+the field specs (capped by the server's ``Limits``), labels and one-line help from the locale
+files (``field.<name>.label`` / ``field.<name>.help``).
+
+Config values that did not come from the widgets — a hand-edited URL, an uploaded config.json —
+are validated with ``config.from_dict`` and ``Limits.check``; a ``ConfigError`` becomes a message
+that names the setting and what is allowed, shown with ``st.error`` (never a crash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from gandemo.config import ConfigError, RunConfig, field_specs, from_dict, from_json, from_query
+from gandemo.losses import LOSSES, get_loss
+from gandemo.presets import PRESETS
+from gandemo.runner import Limits, get_scheduler
+from gandemo.targets import TARGETS
+
+from .common import tr, tr_or
+
+# Sidebar layout: (group key or None for the always-visible block, fields); groups become
+# expanders. A RunConfig field missing here still gets a widget, in the last group.
+GROUPS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
+    (None, ("target", "loss", "d_steps", "lr_g", "lr_d", "steps", "seed")),
+    ("networks", ("g_width", "g_depth", "d_width", "d_depth", "activation")),
+    ("optim", ("opt_g", "opt_d", "beta1", "beta2", "batch")),
+    ("tricks", ("spectral_norm", "gp_lambda", "r1_gamma", "clip", "label_smoothing",
+                "instance_noise", "noise_anneal", "feature_matching", "minibatch_disc",
+                "historical_avg", "vbn", "unrolled", "unroll_lr")),
+    ("advanced", ("noise", "noise_dim", "log_every", "eval_samples")),
+)
+
+# How a field is drawn when the generic choice (select / checkbox / number) needs a hint.
+HINTS: dict[str, dict[str, Any]] = {
+    "steps": {"step": 100},
+    "batch": {"step": 32},
+    "g_width": {"step": 8},
+    "d_width": {"step": 8},
+    "g_depth": {"widget": "slider"},
+    "d_depth": {"widget": "slider"},
+    "lr_g": {"step": 1e-4},
+    "lr_d": {"step": 1e-4},
+    "beta1": {"step": 0.05},
+    "beta2": {"step": 0.001},
+    "clip": {"step": 0.01},
+    "gp_lambda": {"step": 1.0},
+    "r1_gamma": {"step": 0.1},
+    "label_smoothing": {"widget": "slider", "step": 0.05},
+    "instance_noise": {"step": 0.1},
+    "noise_anneal": {"step": 100},
+    "historical_avg": {"step": 0.01},
+    "unrolled": {"widget": "slider"},
+    "unroll_lr": {"step": 0.01},
+    "noise_dim": {"step": 1},
+    "log_every": {"step": 5},
+    "eval_samples": {"step": 500},
+}
+
+PRESET_KEY = "preset"  # the preset picker (not widget-bound: its URL value is the preset name)
+UPLOAD_KEY = "config_upload"
+NOTICE_KEY = "_config_notices"  # messages shown in the main area until the next action
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def limits() -> Limits:
+    return get_scheduler().limits
+
+
+def caps(lim: Limits | None = None) -> dict[str, int]:
+    """Upper bounds this server enforces on top of the field specs."""
+    lim = lim or limits()
+    return {"steps": lim.max_steps, "g_width": lim.max_width, "d_width": lim.max_width,
+            "batch": lim.max_batch}
+
+
+def label(name: str) -> str:
+    return tr_or(f"field.{name}.label", name)
+
+
+def error_text(err: ConfigError, source: str) -> str:
+    """One message naming the setting (its label and key) and what is allowed."""
+    return tr("ui.form.error." + source, setting=label(err.name), name=err.name,
+              detail=str(err))
+
+
+def notices() -> list[tuple[str, str]]:
+    """(kind, text) messages for the main area: 'error', 'warning', 'info' or 'success'."""
+    return st.session_state.setdefault(NOTICE_KEY, [])
+
+
+def add_notice(kind: str, text: str) -> None:
+    items = notices()
+    if (kind, text) not in items:
+        items.append((kind, text))
+
+
+def clear_notices() -> None:
+    st.session_state[NOTICE_KEY] = []
+
+
+def validate(data: dict[str, Any]) -> RunConfig:
+    """``from_dict`` plus the server limits; raises ConfigError."""
+    cfg = from_dict(data)
+    limits().check(cfg)
+    return cfg
+
+
+def set_widgets(cfg: RunConfig) -> None:
+    """Put every value of ``cfg`` into the widgets (call from a callback, before they render)."""
+    for name in field_specs():
+        st.session_state[name] = getattr(cfg, name)
+
+
+# --------------------------------------------------------------------------- URL check
+
+
+def check_query_params() -> None:
+    """Validate config values from the URL before the bound widgets see them.
+
+    Streamlit silently drops a bound value it cannot use (``lr_g=5`` outside [0, 1]); a user who
+    opened a hand-edited or outdated link deserves to know which setting was not applied."""
+    params = st.query_params.to_dict()
+    specs = field_specs()
+    if not any(k in specs for k in params):
+        return
+    try:
+        limits().check(from_query(params))
+    except ConfigError as err:
+        add_notice("error", error_text(err, "url"))
+
+
+# --------------------------------------------------------------------------- presets / upload
+
+
+def _load_preset() -> None:
+    name = st.session_state.get(PRESET_KEY) or ""
+    if name in PRESETS:
+        set_widgets(PRESETS[name].configs()[0])
+        st.query_params[PRESET_KEY] = name
+        clear_notices()
+    elif PRESET_KEY in st.query_params:
+        del st.query_params[PRESET_KEY]
+
+
+def _load_upload() -> None:
+    file = st.session_state.get(UPLOAD_KEY)
+    if file is None:
+        return
+    clear_notices()
+    try:
+        text = file.getvalue().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        add_notice("error", error_text(ConfigError("config", "not a UTF-8 text file"), "upload"))
+        return
+    try:
+        cfg = from_json(text)
+        limits().check(cfg)
+    except ConfigError as err:
+        add_notice("error", error_text(err, "upload"))
+        return
+    set_widgets(cfg)
+    add_notice("success", tr("ui.form.upload_ok", file=file.name))
+
+
+def preset_picker() -> str | None:
+    """Preset selectbox; choosing one loads its (first) config into the widgets."""
+    if PRESET_KEY not in st.session_state:  # a shared link may name the preset
+        from_url = st.query_params.get(PRESET_KEY)
+        st.session_state[PRESET_KEY] = from_url if from_url in PRESETS else ""
+    options = ["", *PRESETS]
+    name = st.selectbox(
+        tr("ui.form.preset.label"), options, key=PRESET_KEY, on_change=_load_preset,
+        format_func=lambda n: tr("ui.form.preset.none") if not n
+        else tr_or(f"preset.{n}.title", PRESETS[n].title),
+        help=tr("ui.form.preset.help"),
+    )
+    if name:
+        text = tr_or(f"preset.{name}.explain", "")
+        if text:
+            st.info(text)
+        if len(PRESETS[name].configs()) > 1:
+            st.caption(tr("ui.form.preset.variants", n=len(PRESETS[name].configs())))
+    return name or None
+
+
+def config_uploader() -> None:
+    st.file_uploader(tr("ui.form.upload.label"), type=["json"], key=UPLOAD_KEY,
+                     on_change=_load_upload, help=tr("ui.form.upload.help"))
+
+
+# --------------------------------------------------------------------------- the widgets
+
+
+def _optional_placeholder(name: str, values: dict[str, Any]) -> str:
+    loss = get_loss(values.get("loss", "nonsaturating"))
+    default = loss.default_clip if name == "clip" else loss.default_gp
+    return tr("ui.form.optional_placeholder", value=f"{default:g}", loss=loss.name)
+
+
+def field_widget(name: str, spec: dict[str, Any], values: dict[str, Any], cap: int | None):
+    """The one widget for field ``name``: selectbox, checkbox, slider or number input."""
+    hint = HINTS.get(name, {})
+    common = {"key": name, "bind": "query-params", "help": tr_or(f"field.{name}.help", spec["help"])}
+    text = label(name)
+    default = spec["default"]
+    if spec["choices"] is not None:
+        options = list(spec["choices"])
+        return st.selectbox(text, options, index=options.index(default), **common)
+    if isinstance(default, bool):
+        return st.checkbox(text, value=default, **common)
+    is_int = isinstance(default, int)
+    lo, hi = spec["lo"], spec["hi"]
+    if cap is not None:
+        hi = min(hi, cap)
+    if is_int:
+        lo, hi, step = int(lo), int(hi), int(hint.get("step", 1))
+    else:
+        lo, hi, step = float(lo), float(hi), float(hint.get("step", 0.01))
+    if hint.get("widget") == "slider":
+        return st.slider(text, lo, hi, default, step=step, **common)
+    fmt = None if is_int else "%g"
+    if spec["optional"]:
+        return st.number_input(text, lo, hi, value=None, step=step, format=fmt,
+                               placeholder=_optional_placeholder(name, values), **common)
+    return st.number_input(text, lo, hi, value=default, step=step, format=fmt, **common)
+
+
+def _describe_choice(name: str, value: str) -> str | None:
+    """Caption under the target / loss pickers."""
+    if name == "target" and value in TARGETS:
+        tg = TARGETS[value]
+        return tr("ui.form.target.caption", dim=tg.dim,
+                  text=tr_or(f"target.{value}.desc", tg.description))
+    if name == "loss" and value in LOSSES:
+        return tr_or(f"loss.{value}.summary", LOSSES[value].summary)
+    return None
+
+
+def config_form() -> dict[str, Any]:
+    """Draw every config widget into the sidebar (call inside ``with st.sidebar``); returns the
+    raw values keyed by field name."""
+    specs = field_specs()
+    server_caps = caps()
+    values: dict[str, Any] = {}
+    placed = {name for _, names in GROUPS for name in names}
+    extra = tuple(name for name in specs if name not in placed)
+    groups = GROUPS[:-1] + ((GROUPS[-1][0], GROUPS[-1][1] + extra),)
+    for group, names in groups:
+        box = st.container() if group is None else st.expander(tr(f"ui.form.group.{group}"))
+        with box:
+            if group is not None:
+                st.caption(tr(f"ui.form.group.{group}.caption"))
+            for name in (n for n in names if n in specs):
+                values[name] = field_widget(name, specs[name], values, server_caps.get(name))
+                note = _describe_choice(name, values[name])
+                if note:
+                    st.caption(note)
+    return values
+
+
+def current_config(values: dict[str, Any]) -> tuple[RunConfig | None, str | None]:
+    """The validated config of the widgets, or None and a message naming the setting."""
+    try:
+        return validate(values), None
+    except ConfigError as err:
+        return None, error_text(err, "form")
