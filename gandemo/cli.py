@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--d-steps", type=int, dest="d_steps")
     compare = sub.add_parser("compare", help="train several losses / D strengths on one seed")
     _add_run_args(compare)
-    compare.add_argument("--losses", type=_csv(str), required=True)
-    compare.add_argument("--d-steps", type=_csv(int), dest="d_steps", default=[1])
+    compare.add_argument("--losses", type=_csv(str), help="A,B,..; default: the preset's variants")
+    compare.add_argument("--d-steps", type=_csv(int), dest="d_steps", help="k values, e.g. 1,5")
     bench = sub.add_parser("bench", help="measure training speed")
     bench.add_argument("--json", action="store_true", help="last line: a JSON object")
     bench.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
@@ -75,7 +75,7 @@ def _base_config(args) -> dict:
     if args.preset:
         from .presets import get_preset
 
-        data.update(to_dict(get_preset(args.preset).config))
+        data.update(to_dict(get_preset(args.preset).configs()[0]))
     if args.config:
         try:
             data.update(to_dict(from_json(Path(args.config).read_text())))
@@ -128,7 +128,17 @@ def cmd_compare(args) -> int:
     from .report import write_comparison
 
     base = from_dict(_base_config(args))
-    variants = [base.with_(loss=loss, d_steps=k) for loss in args.losses for k in args.d_steps]
+    if args.losses is None and args.preset:
+        from .presets import get_preset
+
+        overrides = {k: v for k, v in to_dict(base).items()
+                     if v != to_dict(get_preset(args.preset).configs()[0])[k]}
+        variants = [c.with_(**overrides) for c in get_preset(args.preset).configs()]
+    elif args.losses is None:
+        raise UsageError("compare needs --losses A,B,.. (or --preset NAME)")
+    else:
+        ks = args.d_steps or [base.d_steps]
+        variants = [base.with_(loss=loss, d_steps=k) for loss in args.losses for k in ks]
     return EXIT_DIVERGED if write_comparison(variants, Path(args.out)) else EXIT_OK
 
 
