@@ -27,6 +27,7 @@ from .targets import get_target
 
 DISPLAY_SAMPLES = 300  # samples drawn in a frame
 GRID_POINTS = {1: 400, 2: 64}  # grid per axis for densities and D(x)
+DSTAR_MIN_MASS = 1e-3  # D* = p_r/(p_r+p_g) is drawn only where p_r+p_g exceeds this share of its max
 
 
 def make_optimizer(name: str, params, lr: float, beta1: float, beta2: float):
@@ -299,7 +300,9 @@ class Trainer:
             d_out = self.loss.output(self.D(self.grid_points)).numpy().reshape(shape)
         d_star = None
         if self.loss.optimal is not None:
-            d_star = self.loss.optimal(p_r_smooth, p_g, self.real_label)
+            d_star = self.loss.optimal(p_r_smooth, p_g, self.real_label).astype(float)
+            mass = p_r_smooth + p_g
+            d_star[~(mass > DSTAR_MIN_MASS * np.nanmax(mass))] = np.nan  # undefined where 0/0
         n = min(DISPLAY_SAMPLES, len(fake))
         return Snapshot(
             step=self.step_count, dim=self.target.dim, axes=self.axes, p_r=self.p_r, p_g=p_g,

@@ -66,6 +66,9 @@ def test_snapshot_carries_the_contract_fields():
         s = tr.snapshot()
         assert s.step == 20 and s.p_r.shape == s.p_g.shape == s.d_out.shape == shape
         assert s.d_star is not None and s.d_star.shape == shape
+        defined = np.isfinite(s.d_star)
+        assert defined.any() and ((s.d_star[defined] >= 0) & (s.d_star[defined] <= 1)).all()
+        assert not defined[(s.p_r + s.p_g) == 0].any()  # no D* where both densities vanish
         assert ((s.d_out >= 0) & (s.d_out <= 1)).all()  # σ(logit) for the BCE family
         assert s.fake.shape[0] >= 200 and s.fake.shape == s.fake_push.shape
         assert np.abs(s.fake_push).sum() > 0
