@@ -16,6 +16,7 @@ No Streamlit here: pages call these methods; the workers never call back into th
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -34,6 +35,8 @@ torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use t
 RUNNING, QUEUED, PAUSED = "running", "queued", "paused"
 FINISHED, DIVERGED, STOPPED, ERROR = "finished", "diverged", "stopped", "error"
 ACTIVE_STATES = (RUNNING, QUEUED)
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_VARIANTS = 12  # variants in one comparison
 
 
 def _env_int(name: str, default: int) -> int:
@@ -60,6 +63,9 @@ class Limits:
     heartbeat_s: float = field(default_factory=lambda: _env_int("GANDEMO_HEARTBEAT_SECONDS", 90))
     grace_s: float = field(default_factory=lambda: _env_int("GANDEMO_GRACE_SECONDS", 10))
     idle_s: float = field(default_factory=lambda: _env_int("GANDEMO_IDLE_SECONDS", 1800))
+    # One step cannot be interrupted: bound its cost (in units of the reference step, step_work).
+    max_step_work: float = field(
+        default_factory=lambda: _env_int("GANDEMO_MAX_STEP_WORK", 250))
 
     def check(self, cfg: RunConfig) -> None:
         """Refuse sizes this server will not train (ConfigError naming the setting and the cap)."""
@@ -69,16 +75,51 @@ class Limits:
             if getattr(cfg, name) > cap:
                 value = getattr(cfg, name)
                 raise ConfigError(name, f"this server allows at most {cap}; got {value}")
+        work = step_work(cfg)
+        if work > self.max_step_work:
+            mb = cfg.minibatch_disc and MINIBATCH_COST * cfg.batch > cfg.d_width ** 2 * cfg.d_depth
+            name = "batch" if mb else "d_steps" if cfg.d_steps + 2 * cfg.unrolled > 8 else "d_width"
+            raise ConfigError(name, (
+                f"one step of these settings costs about {work:.0f}x the default step; this "
+                f"server allows {self.max_step_work:g}x. Lower the batch, widths, depths or k"
+                + (" (minibatch discrimination grows with batch²)" if cfg.minibatch_disc else "")))
+
+
+MINIBATCH_COST = 20_000  # per sample and batch member: the B×B×32 distances and their gradient
+PASS_OVERHEAD = 15e6  # fixed cost of one forward+backward pass of small nets, in the same units
+
+
+def _work(d_steps, unrolled, batch, g_width, g_depth, d_width, d_depth, minibatch_disc,
+          eval_samples, log_every) -> float:
+    per_sample = d_width ** 2 * d_depth + g_width ** 2 * g_depth
+    if minibatch_disc:
+        per_sample += MINIBATCH_COST * batch
+    passes = d_steps + 2 * unrolled + 1  # an unrolled step costs about two D steps
+    metrics = 1.5 * eval_samples * g_width ** 2 * g_depth / log_every
+    return passes * (batch * per_sample + PASS_OVERHEAD) + metrics
+
+
+# The reference step: 2×64 ReLU MLPs, batch 256, k = 1, 2000 eval samples every 10 steps.
+_REFERENCE_WORK = _work(1, 0, 256, 64, 2, 64, 2, False, 2000, 10)
+
+
+def step_work(cfg: RunConfig) -> float:
+    """Rough cost of one training step relative to the reference step (1.0), from the sizes
+    alone: per pass a fixed overhead plus batch·width²·depth, O(batch²) for minibatch
+    discrimination, and the metrics. Calibrated on one busy core: 1 unit ≈ 4 ms, so the default
+    cap of 250 units keeps any accepted step near or below one second."""
+    return _work(cfg.d_steps, cfg.unrolled, cfg.batch, cfg.g_width, cfg.g_depth, cfg.d_width,
+                 cfg.d_depth, cfg.minibatch_disc, cfg.eval_samples, cfg.log_every) / _REFERENCE_WORK
 
 
 class Run:
     """One training run. Control methods are thread-safe; results are published, read-only."""
 
-    def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None):
+    def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None, job=None):
         self.id = run_id or secrets.token_urlsafe(6)
         self.cfg = cfg
         self.limits = limits
-        self.trainer = Trainer(cfg)
+        self.trainer = job if job is not None else Trainer(cfg)
         self.state = PAUSED
         self.message = ""
         self.created = self.last_seen = time.monotonic()
@@ -115,13 +156,16 @@ class Run:
         self.detached_at = None
 
     # --- worker side ---------------------------------------------------------------------------
-    def publish(self) -> None:
-        """Snapshot the trainer for viewers (called by whoever holds the trainer)."""
-        snap = self.trainer.snapshot()
+    def _collect(self):
+        """(frame, history arrays) of the job, read by whoever holds the trainer."""
         hist = self.trainer.history
         if len(hist) > self.limits.max_rows:
             hist.downsample()
-        arrays = hist.as_arrays()
+        return self.trainer.snapshot(), hist.as_arrays()
+
+    def publish(self) -> None:
+        """Snapshot the trainer for viewers (called by whoever holds the trainer)."""
+        snap, arrays = self._collect()
         with self._pub_lock:
             self._latest = snap
             self._frames.append(snap)
@@ -169,6 +213,51 @@ class Run:
             self.message = f"stopped: this server's time limit per run is {self.limits.max_run_s} s"
 
 
+class _ComparisonJob:
+    """A Comparison seen through the trainer interface Run drives (step, done, step_count)."""
+
+    def __init__(self, comparison):
+        self.comparison = comparison
+        self.diverged_at = None  # variants diverge one by one; the comparison goes on
+
+    @property
+    def done(self) -> bool:
+        return self.comparison.done
+
+    @property
+    def step_count(self) -> int:
+        return max(t.step_count for t in self.comparison.trainers)
+
+    @property
+    def _wall(self) -> float:
+        return max(t._wall for t in self.comparison.trainers)
+
+    def step(self) -> None:
+        self.comparison.step()
+
+
+class ComparisonRun(Run):
+    """Several variants trained side by side by one worker (gandemo.compare.Comparison).
+    ``latest()`` is a list of (label, Snapshot), ``frames()`` a list of such lists and
+    ``history()`` maps each label to its history arrays."""
+
+    def __init__(self, configs: list[RunConfig], limits: Limits, run_id: str | None = None):
+        from .compare import Comparison
+
+        self.comparison = Comparison(list(configs))
+        self.labels = list(self.comparison.labels)
+        super().__init__(configs[0], limits, run_id, job=_ComparisonJob(self.comparison))
+
+    def _collect(self):
+        frames, arrays = [], {}
+        for label, tr in zip(self.labels, self.comparison.trainers):
+            if len(tr.history) > self.limits.max_rows:
+                tr.history.downsample()
+            frames.append((label, tr.snapshot()))
+            arrays[label] = tr.history.as_arrays()
+        return frames, arrays
+
+
 class Scheduler:
     """Process-wide registry of runs plus the worker pool that trains them."""
 
@@ -212,10 +301,33 @@ class Scheduler:
 
     # --- control (UI thread) ------------------------------------------------------------------
     def create(self, cfg: RunConfig, run_id: str | None = None) -> Run:
-        """Build a paused run (validated against the server limits) and register it."""
+        """Build a paused run (validated against the server limits) and register it.
+
+        ``run_id`` (e.g. from a URL) must look like a generated id and must not be taken: a
+        second run under an existing id would silently replace someone else's run."""
         self.limits.check(cfg)
-        run = Run(cfg, self.limits, run_id)
+        self._check_id(run_id)
+        return self._register(Run(cfg, self.limits, run_id))
+
+    def create_comparison(self, configs: list[RunConfig], run_id: str | None = None) -> Run:
+        """Like ``create`` for a side-by-side comparison of 1..MAX_VARIANTS variants."""
+        if not 1 <= len(configs) <= MAX_VARIANTS:
+            raise ConfigError("variants", f"choose 1 to {MAX_VARIANTS}; got {len(configs)}")
+        for cfg in configs:
+            self.limits.check(cfg)
+        self._check_id(run_id)
+        return self._register(ComparisonRun(configs, self.limits, run_id))
+
+    def _check_id(self, run_id: str | None) -> None:
+        if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
+            raise ConfigError("run", "a run id is 1-64 letters, digits, '-' or '_'")
+        if run_id in self.runs:
+            raise ConfigError("run", f"a run with id {run_id!r} already exists")
+
+    def _register(self, run: Run) -> Run:
         with self._cond:
+            if run.id in self.runs:
+                raise ConfigError("run", f"a run with id {run.id!r} already exists")
             self.runs[run.id] = run
         return run
 
