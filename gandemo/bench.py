@@ -4,11 +4,15 @@
 through ``Trainer`` with the live-view settings (metrics every ``log_every`` steps, a snapshot
 published ``Limits.fps`` times per second), one torch thread. ``plain_iters_per_s``: the same
 networks and losses in a bare eager PyTorch loop, measured in the same process, for the ratio.
-``compare_model_iters_per_s``: 8 variants of that run trained side by side (model-iterations/s).
+``compare_model_iters_per_s``: 8 variants of that run trained side by side by the stacked
+``Comparison`` engine (model-iterations/s): 4 losses (nonsaturating, minimax, hinge, lsgan) × 2
+discriminator learning rates, same k, as a loss comparison on the Compare page. The machine may be
+busy: plain and compare are measured alternately over a few rounds and the medians reported.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import numpy as np
@@ -23,6 +27,7 @@ from .trainer import Trainer
 
 COMPARE_K = 8
 BENCH_CONFIG = RunConfig(target="gaussian", loss="nonsaturating", steps=10**5, batch=256)
+COMPARE_LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan")
 
 
 def _timed(step, seconds: float, warmup: int = 30) -> float:
@@ -78,24 +83,39 @@ def trainer_step(cfg: RunConfig, fps: float):
     return step
 
 
-def compare_model_rate(cfg: RunConfig, k: int, seconds: float) -> float:
-    """Model-iterations per second of k variants trained side by side."""
+def compare_variants(cfg: RunConfig, k: int) -> list[RunConfig]:
+    """k variants of ``cfg``: ``COMPARE_LOSSES`` in turn, the i-th group of them with lr_D × (1+i)
+    (same seed, target, k and networks: they train as one stacked group)."""
+    n = len(COMPARE_LOSSES)
+    return [cfg.with_(loss=COMPARE_LOSSES[i % n], lr_d=min(1.0, cfg.lr_d * (1 + i // n)))
+            for i in range(k)]
+
+
+def compare_step(cfg: RunConfig, k: int):
+    """``Comparison.step`` over ``compare_variants(cfg, k)``."""
     from .compare import Comparison
 
-    variants = [cfg.with_(seed=cfg.seed, lr_d=cfg.lr_d * (1 + i / k)) for i in range(k)]
-    comp = Comparison(variants)
-    return _timed(comp.step, seconds, warmup=10) * k
+    return Comparison(compare_variants(cfg, k)).step
 
 
-def run_bench(seconds: float = 3.0, log=print) -> dict:
+def compare_model_rate(cfg: RunConfig, k: int, seconds: float) -> float:
+    """Model-iterations per second of k variants trained side by side."""
+    return _timed(compare_step(cfg, k), seconds, warmup=10) * k
+
+
+def run_bench(seconds: float = 3.0, log=print, rounds: int = 3) -> dict:
     torch.set_num_threads(1)
     fps = Limits().fps
     cfg = BENCH_CONFIG
-    plain = _timed(plain_loop_step(cfg), seconds)
+    plain_step, comp_step = plain_loop_step(cfg), compare_step(cfg, COMPARE_K)
+    plains, comps = [], []
+    for _ in range(rounds):  # alternate, so a busy spell of the machine hits both alike
+        plains.append(_timed(plain_step, seconds / rounds))
+        comps.append(_timed(comp_step, seconds / rounds, warmup=10) * COMPARE_K)
+    plain, comp = statistics.median(plains), statistics.median(comps)
     log(f"plain eager loop: {plain:.0f} it/s")
     ours = _timed(trainer_step(cfg, fps), seconds)
     log(f"trainer (live settings): {ours:.0f} it/s ({ours / plain:.2f}x plain)")
-    comp = compare_model_rate(cfg, COMPARE_K, seconds)
     log(f"compare, {COMPARE_K} variants: {comp:.0f} model-it/s ({comp / plain:.2f}x plain)")
     return {
         "train_iters_per_s": round(ours, 1),

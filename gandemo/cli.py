@@ -151,6 +151,9 @@ def cmd_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    torch.set_num_threads(1)  # toy nets: more threads only add synchronisation cost
     try:
         args = build_parser().parse_args(argv)
         if args.command == "list":

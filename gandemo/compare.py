@@ -20,9 +20,11 @@ have the same shapes are trained *together*:
   (K, P) tensors, replicating torch.optim's formulas), weight clipping c, gradient penalty λ
   (computed on the subset of rows with λ > 0), R1 γ, label smoothing, instance noise σ(t), noise
   prior, target (same dim), steps, log_every and eval_samples.
-* **Same random numbers.** Real batches, z, instance noise and the GP's ε are drawn from each
+* **Same random numbers.** Real batches, z, instance noise and the GP's ε come from each
   variant's own Trainer streams (``rng``, ``noise_gen``) in the order ``Trainer.step`` draws them,
-  so stacked and solo runs see identical batches.
+  so stacked and solo runs see identical batches and end with identical generator states. Rows
+  whose streams are provably the same (equal generator states and consumption pattern: the same
+  seed, as in every comparison) draw once; the others' generators are then set to that state.
 * **Divergence.** A variant whose D loss/gradient turns non-finite skips its remaining D steps
   and its G step in that iteration (its rows are restored afterwards, as if it had stopped), is
   marked "diverged at step N" by ``record_step`` and leaves its group; the others go on.
@@ -32,15 +34,26 @@ have the same shapes are trained *together*:
   object. Different k therefore means different groups (no masking: a k=20 variant would make a
   k=1 variant's rows compute 19 wasted D steps).
 
+Precision: a batched matmul may round differently from ``nn.Linear``'s (other BLAS paths), so
+stacked and solo weights agree to float tolerance (~1e-7 after tens of steps), not bit for bit.
+Sums that cancel exactly are kept exact (D sees the real and the fake batch in separate passes,
+as in Trainer), because Adam turns a rounding residue into a whole ±lr step. RaGAN's D loss is
+invariant to a common shift of the logits, so its gradient along that shift is pure residue:
+with Adam/RMSProp a few RaGAN D weights (output bias, biases of always-active units) follow a
+different rounding walk stacked than solo, while G, the losses and metrics still agree closely.
+
 The trainers' own torch optimizers are not used for stacked variants (their state stays empty;
-the stacked optimizer state lives in the group). A group stays stacked until all its members are
-done (a group of one then still runs stacked, keeping its optimizer state).
+the stacked optimizer state lives in the group), so do not call ``trainers[i].step()`` on a
+stacked variant. A group stays stacked until all its members are done (a group of one then still
+runs stacked, keeping its optimizer state). Run with ``torch.set_num_threads(1)`` as the server
+and the benches do: small batched matmuls split over busy cores mostly wait.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -182,11 +195,16 @@ def stacked_loss(fn: Callable, first: Tensor, second: Tensor | None, *extra) -> 
 # --------------------------------------------------------------------------------------------
 # Stacked networks and optimizers.
 
+# The (K, P) rows give every leaf a strided gradient view; AccumulateGrad adds into it in place
+# as intended and only warns that this layout may be slower.
+warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout")
+
+# In place on the fresh output of a layer (baddbmm/addcmul do not keep their output for backward).
 _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": torch.relu,
-    "leaky_relu": partial(F.leaky_relu, negative_slope=0.2),  # as nets.ACTIVATION_LAYERS
-    "tanh": torch.tanh,
-    "elu": F.elu,
+    "relu": torch.relu_,
+    "leaky_relu": partial(F.leaky_relu_, negative_slope=0.2),  # as nets.ACTIVATION_LAYERS
+    "tanh": torch.tanh_,
+    "elu": F.elu_,
 }
 
 
@@ -265,6 +283,7 @@ class _StackedOptimizer:
     def __init__(self, kind: str, lr: Sequence[float], beta1: Sequence[float],
                  beta2: Sequence[float], shape: tuple[int, int], state: dict | None = None):
         self.kind, self.lr, self.beta1, self.beta2 = kind, list(lr), list(beta1), list(beta2)
+        self.shape = shape
         zeros = partial(torch.zeros, shape)
         if kind == "adam":
             self.one_minus_b1 = _column(1 - b for b in beta1)
@@ -280,13 +299,13 @@ class _StackedOptimizer:
             self.state = state or {"t": 0, "buf": zeros()}
 
     def subset(self, keep: list[int]) -> _StackedOptimizer:
-        idx = torch.tensor(keep)
-        state = {k: v.index_select(0, idx) if isinstance(v, Tensor) else v
+        """The optimizer of the rows ``keep`` (their state carried over)."""
+        at = torch.tensor(keep)
+        state = {k: v.index_select(0, at) if isinstance(v, Tensor) else v
                  for k, v in self.state.items()}
-        pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
-        return _StackedOptimizer(self.kind, pick(self.lr), pick(self.beta1), pick(self.beta2),
-                                 (len(keep), state.get("m", state.get("sq", state.get("buf")))
-                                  .shape[1]), state)
+        return _StackedOptimizer(self.kind, *([xs[i] for i in keep]
+                                              for xs in (self.lr, self.beta1, self.beta2)),
+                                 (len(keep), self.shape[1]), state)
 
     @torch.no_grad()
     def step(self, p: Tensor, g: Tensor) -> None:
@@ -327,26 +346,11 @@ _LOSS_RANK = {name: n for n, name in enumerate(LOSSES)}
 class _Group:
     """K stackable variants trained together (see the module docstring)."""
 
-    def __init__(self, trainers: Sequence[Trainer], nets=None, opts=None):
-        first = {}
-        for t in trainers:  # order rows so that equal objectives form contiguous runs
-            first.setdefault(("d", t.loss.d_loss), _LOSS_RANK[t.loss.name])
-            first.setdefault(("g", t.loss.g_loss), _LOSS_RANK[t.loss.name])
-        self.trainers = sorted(trainers, key=lambda t: (
-            first["d", t.loss.d_loss], t.real_label, first["g", t.loss.g_loss]))
-        if nets is not None:  # a subset of an existing group: already in order
-            self.trainers = list(trainers)
-        ts, cfg = self.trainers, self.trainers[0].cfg
+    def __init__(self, trainers: Sequence[Trainer], nets: tuple[_StackedNet, _StackedNet],
+                 opts: tuple[_StackedOptimizer, _StackedOptimizer]):
+        self.trainers = ts = list(trainers)
+        cfg = ts[0].cfg
         self.K, self.B, self.k, self.dim = len(ts), cfg.batch, cfg.d_steps, ts[0].target.dim
-        if nets is None:
-            nets = (_StackedNet([t.G for t in ts], cfg.activation),
-                    _StackedNet([t.D for t in ts], cfg.activation))
-            opts = (
-                _StackedOptimizer(cfg.opt_g, [t.cfg.lr_g for t in ts], [t.cfg.beta1 for t in ts],
-                                  [t.cfg.beta2 for t in ts], nets[0].flat.shape),
-                _StackedOptimizer(cfg.opt_d, [t.cfg.lr_d for t in ts], [t.cfg.beta1 for t in ts],
-                                  [t.cfg.beta2 for t in ts], nets[1].flat.shape),
-            )
         self.G, self.D = nets
         self.opt_g, self.opt_d = opts
         self.train_g, self.train_d = cfg.lr_g > 0, cfg.lr_d > 0
@@ -360,8 +364,32 @@ class _Group:
         self.r1 = [0.5 * t.cfg.r1_gamma for t in ts]  # Trainer: 0.5 * γ * r1_penalty
         self.gp_rows = self._penalty_rows(self.gp)
         self.r1_rows = self._penalty_rows(self.r1)
+        self._zero_z = torch.zeros(self.B, cfg.noise_dim)
+        self._zero_x = torch.zeros(self.B, self.dim)
+        self._zero_e = torch.zeros(self.B, 1)
+        self.streams = self._find_streams()
         clips = [t.clip for t in ts]
         self.clip = _column(c if c else math.inf for c in clips) if any(clips) else None
+
+    @classmethod
+    def build(cls, trainers: Sequence[Trainer]) -> _Group:
+        """A fresh group: weights from the trainers' modules, zero optimizer state. Rows are
+        ordered so that equal objectives form contiguous runs (one evaluation per run)."""
+        first: dict[tuple, int] = {}
+        for t in trainers:
+            first.setdefault(("d", t.loss.d_loss), _LOSS_RANK[t.loss.name])
+            first.setdefault(("g", t.loss.g_loss), _LOSS_RANK[t.loss.name])
+        ts = sorted(trainers, key=lambda t: (first["d", t.loss.d_loss], t.real_label,
+                                             first["g", t.loss.g_loss]))
+        cfg = ts[0].cfg
+        nets = (_StackedNet([t.G for t in ts], cfg.activation),
+                _StackedNet([t.D for t in ts], cfg.activation))
+        betas = [t.cfg.beta1 for t in ts], [t.cfg.beta2 for t in ts]
+        opts = (_StackedOptimizer(cfg.opt_g, [t.cfg.lr_g for t in ts], *betas,
+                                  tuple(nets[0].flat.shape)),
+                _StackedOptimizer(cfg.opt_d, [t.cfg.lr_d for t in ts], *betas,
+                                  tuple(nets[1].flat.shape)))
+        return cls(ts, nets, opts)
 
     @staticmethod
     def _penalty_rows(weights: list[float]) -> tuple[Tensor | None, Tensor] | None:
@@ -384,6 +412,97 @@ class _Group:
                 _StackedNet([t.D for t in ts], act, self.D.flat.index_select(0, idx)))
         return _Group(ts, nets, (self.opt_g.subset(keep), self.opt_d.subset(keep)))
 
+    # --- random numbers ---------------------------------------------------------------------
+    def _find_streams(self) -> list[list[int]]:
+        """Rows whose random numbers are the same: equal consumption pattern (target, prior,
+        instance noise schedule, GP ε, G reading real data) and equal generator states now
+        (same seed: the usual case). Each stream is drawn once, by its first live row, and the
+        others' generators are set to that row's state after each step (as if they had drawn)."""
+        def pattern(t: Trainer) -> tuple:
+            c = t.cfg
+            return (c.target, c.noise, c.instance_noise, c.noise_anneal, bool(t.gp),
+                    t.loss.g_uses_real)
+
+        streams: list[list[int]] = []
+        for i, t in enumerate(self.trainers):
+            for rows in streams:
+                u = self.trainers[rows[0]]
+                if (pattern(t) == pattern(u)
+                        and torch.equal(t.noise_gen.get_state(), u.noise_gen.get_state())
+                        and t.rng.bit_generator.state == u.rng.bit_generator.state):
+                    rows.append(i)
+                    break
+            else:
+                streams.append([i])
+        return streams
+
+    def _sync_streams(self, active: list[bool]) -> None:
+        """Give the live rows of each stream the generator states of the row that drew for it."""
+        for rows in self.streams:
+            live = [self.trainers[i] for i in rows if active[i]]
+            if len(live) > 1:
+                torch_state = live[0].noise_gen.get_state()
+                np_state = live[0].rng.bit_generator.state
+                for t in live[1:]:
+                    t.noise_gen.set_state(torch_state)
+                    t.rng.bit_generator.state = np_state
+
+    def _draw_d(self, active: list[bool], sigma: list[float]):
+        """Trainer._d_step's draws for each live row, in its order: z; real batch (rng);
+        instance noise for real, for fake; GP's ε. Stopped rows get zeros (no draws)."""
+        B, dim = self.B, self.dim
+        zs, reals = [self._zero_z] * self.K, [self._zero_x] * self.K
+        noise_r, noise_f = [self._zero_x] * self.K, [self._zero_x] * self.K
+        eps = [self._zero_e] * self.K
+        for rows in self.streams:
+            live = [i for i in rows if active[i]]
+            if not live:
+                continue
+            t = self.trainers[live[0]]
+            z = t.G.sample_noise(B, t.noise_gen)
+            real = torch.from_numpy(t.target.sample(t.rng, B))
+            n_r = n_f = e = None
+            if sigma[live[0]]:
+                n_r = torch.randn((B, dim), generator=t.noise_gen)
+                n_f = torch.randn((B, dim), generator=t.noise_gen)
+            if self.gp[live[0]]:
+                e = torch.rand((B, 1), generator=t.noise_gen)
+            for i in live:
+                zs[i], reals[i] = z, real
+                if n_r is not None:
+                    noise_r[i], noise_f[i] = n_r, n_f
+                if e is not None:
+                    eps[i] = e
+        return zs, reals, noise_r, noise_f, eps
+
+    def _draw_g(self, active: list[bool], sigma: list[float]):
+        """Trainer._g_step's draws for each live row, in its order: z; instance noise for the
+        fakes; if G reads real data: a real batch (rng) and its instance noise."""
+        B, dim = self.B, self.dim
+        zs, noise_in = [self._zero_z] * self.K, [self._zero_x] * self.K
+        reals, noise_r = [self._zero_x] * self.K, [self._zero_x] * self.K
+        for rows in self.streams:
+            live = [i for i in rows if active[i]]
+            if not live:
+                continue
+            t = self.trainers[live[0]]
+            z = t.G.sample_noise(B, t.noise_gen)
+            noisy = bool(sigma[live[0]])
+            n_in = torch.randn((B, dim), generator=t.noise_gen) if noisy else None
+            real = n_r = None
+            if self.uses_real[live[0]]:
+                real = torch.from_numpy(t.target.sample(t.rng, B))
+                n_r = torch.randn((B, dim), generator=t.noise_gen) if noisy else None
+            for i in live:
+                zs[i] = z
+                if n_in is not None:
+                    noise_in[i] = n_in
+                if real is not None:
+                    reals[i] = real
+                if n_r is not None:
+                    noise_r[i] = n_r
+        return zs, noise_in, reals, noise_r
+
     # --- one iteration ----------------------------------------------------------------------
     def step(self) -> None:
         t0 = time.perf_counter()
@@ -394,20 +513,26 @@ class _Group:
         held: dict[int, tuple[Tensor, Tensor]] = {}
         for _ in range(self.k):
             d_loss, d_norm = torch.stack(self._d_step(active, sigma)).tolist()
+            stopped = []
             for i in range(K):
                 if active[i]:
                     values[i, 0], values[i, 3] = d_loss[i], d_norm[i]
                     if not math.isfinite(d_loss[i] + d_norm[i]):  # stops here, as Trainer.step
-                        active[i] = False
+                        stopped.append(i)
                         held[i] = (self.D.flat[i].clone(), self.G.flat[i].clone())
-            if not any(active):
-                break
+            if stopped:
+                self._sync_streams(active)  # each row's generators as they are at its stop
+                for i in stopped:
+                    active[i] = False
+                if not any(active):
+                    break
         if any(active):
             g_loss, g_norm, x_norm = torch.stack(self._g_step(active, sigma)).tolist()
             for i in range(K):
                 if active[i]:
                     values[i, 1], values[i, 2], values[i, 4] = g_loss[i], g_norm[i], \
                         x_norm[i] * self.B
+        self._sync_streams(active)
         with torch.no_grad():
             for i, (d, g) in held.items():
                 self.D.flat[i] = d
@@ -420,31 +545,9 @@ class _Group:
         return torch.tensor(sigma, dtype=torch.float32).view(-1, 1, 1)
 
     def _d_step(self, active: list[bool], sigma: list[float]) -> tuple[Tensor, Tensor]:
-        """One D update of every row; draws exactly what Trainer._d_step draws, in its order."""
-        B, dim, nz = self.B, self.dim, self.trainers[0].cfg.noise_dim
-        zs, reals, noise_r, noise_f, eps = [], [], [], [], []
-        gp_rows = self.gp_rows is not None
-        for i, t in enumerate(self.trainers):
-            if not active[i]:  # stopped this iteration: no draws, its rows are restored later
-                zs.append(torch.zeros(B, nz))
-                reals.append(torch.zeros(B, dim))
-                if self.noisy:
-                    noise_r.append(torch.zeros(B, dim))
-                    noise_f.append(torch.zeros(B, dim))
-                if gp_rows and self.gp[i]:
-                    eps.append(torch.zeros(B, 1))
-                continue
-            zs.append(t.G.sample_noise(B, t.noise_gen))
-            reals.append(torch.from_numpy(t.target.sample(t.rng, B)))
-            if self.noisy:
-                if sigma[i]:
-                    noise_r.append(torch.randn((B, dim), generator=t.noise_gen))
-                    noise_f.append(torch.randn((B, dim), generator=t.noise_gen))
-                else:
-                    noise_r.append(torch.zeros(B, dim))
-                    noise_f.append(torch.zeros(B, dim))
-            if gp_rows and self.gp[i]:
-                eps.append(torch.rand((B, 1), generator=t.noise_gen))
+        """One D update of every row (Trainer._d_step on each, with the same random numbers)."""
+        B = self.B
+        zs, reals, noise_r, noise_f, eps = self._draw_d(active, sigma)
         x_r = torch.stack(reals)
         with torch.no_grad():
             x_f = self.G.forward(torch.stack(zs), self.G.views)
@@ -459,9 +562,9 @@ class _Group:
         l_f = self.D.forward(x_f, self.D.leaves).view(self.K, B)
         parts = [stacked_loss(fn, l_r[a:b], l_f[a:b], label) for a, b, fn, label in self.d_runs]
         loss = parts[0] if len(parts) == 1 else torch.cat(parts)
-        if gp_rows:
+        if self.gp_rows is not None:
             at, lam = self.gp_rows
-            e = torch.stack(eps)
+            e = torch.stack(eps) if at is None else torch.stack([eps[i] for i in at.tolist()])
             xr, xf = (x_r, x_f) if at is None else (x_r[at], x_f[at])
             x_hat = e * xr + (1.0 - e) * xf
             grads = self._input_grads(x_hat, at)
@@ -490,24 +593,10 @@ class _Group:
         return grad.reshape(x.shape[0], x.shape[1], -1)
 
     def _g_step(self, active: list[bool], sigma: list[float]) -> tuple[Tensor, Tensor, Tensor]:
-        """One G update of every row; draws exactly what Trainer._g_step draws, in its order."""
-        B, dim, nz = self.B, self.dim, self.trainers[0].cfg.noise_dim
+        """One G update of every row (Trainer._g_step on each, with the same random numbers)."""
+        B = self.B
         any_real = any(self.uses_real)
-        zs, noise_in, reals, noise_r = [], [], [], []
-        for i, t in enumerate(self.trainers):
-            live = active[i]
-            zs.append(t.G.sample_noise(B, t.noise_gen) if live else torch.zeros(B, nz))
-            draw_noise = live and sigma[i]
-            if self.noisy:
-                noise_in.append(torch.randn((B, dim), generator=t.noise_gen) if draw_noise
-                                else torch.zeros(B, dim))
-            if any_real:
-                real_here = live and self.uses_real[i]
-                reals.append(torch.from_numpy(t.target.sample(t.rng, B)) if real_here
-                             else torch.zeros(B, dim))
-                if self.noisy:
-                    noise_r.append(torch.randn((B, dim), generator=t.noise_gen)
-                                   if real_here and sigma[i] else torch.zeros(B, dim))
+        zs, noise_in, reals, noise_r = self._draw_g(active, sigma)
         x_f = self.G.forward(torch.stack(zs), self.G.leaves)
         x_f.retain_grad()
         x_in = x_f
@@ -554,14 +643,25 @@ class Comparison:
         self.stacked_groups: list[list[int]] = [rows for rows in by_key.values() if len(rows) > 1]
         stacked = {i for rows in self.stacked_groups for i in rows}
         self.fallback: list[int] = [i for i in range(len(self.configs)) if i not in stacked]
-        self._groups: list[_Group] = [_Group([self.trainers[i] for i in rows])
+        self._groups: list[_Group] = [_Group.build([self.trainers[i] for i in rows])
                                       for rows in self.stacked_groups]
+        # how each variant is trained, in words (for a UI or a log line)
+        self.engine: list[str] = [""] * len(self.configs)
+        for rows in self.stacked_groups:
+            for i in rows:
+                self.engine[i] = f"stacked with {len(rows) - 1} other variant(s)"
+        for i in self.fallback:
+            why = solo_reason(self.configs[i])
+            self.engine[i] = f"alone: {why}" if why else (
+                "alone: no other variant has the same networks, batch, k and optimizers")
 
     @property
     def done(self) -> bool:
         return all(t.done for t in self.trainers)
 
     def step(self) -> None:
+        """One iteration (k D steps, one G step) of every unfinished variant; rows logged and
+        divergence handled per variant exactly as ``Trainer.step`` does."""
         groups = []
         for group in self._groups:
             group.step()

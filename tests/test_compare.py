@@ -21,16 +21,28 @@ from gandemo.config import RunConfig
 from gandemo.losses import LOSSES
 from gandemo.trainer import Trainer
 
+pytestmark = pytest.mark.filterwarnings("ignore:grad and param do not obey the gradient layout")
+
 N = 30
 ATOL = 1e-5
+RTOL = 1e-5
 # history columns compared between stacked and solo (wall_s is time, not a result)
 COLUMNS = ("step", "d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm", "js",
            "kl_rg", "kl_gr", "w1", "v_opt", "modes_covered", "hq_share")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """As the server and the benches run: small batched matmuls split over threads only wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def base(target="gaussian", **kw) -> RunConfig:
-    settings = dict(target=target, steps=N, seed=3, batch=64, g_width=32, d_width=32,
-                    log_every=7, eval_samples=400)
+    settings = dict(target=target, steps=N, seed=3, batch=32, g_width=24, d_width=24,
+                    log_every=7, eval_samples=200)
     settings.update(kw)
     return RunConfig(**settings)
 
@@ -49,13 +61,15 @@ def assert_same_run(stacked: Trainer, alone: Trainer, what: str = "") -> None:
     assert stacked.step_count == alone.step_count, what
     assert stacked.diverged_at == alone.diverged_at, what
     assert stacked.status == alone.status, what
-    for a, b in zip(params(stacked), params(alone), strict=True):
-        if torch.isfinite(b).all():
-            torch.testing.assert_close(a, b, atol=ATOL, rtol=1e-4, msg=what)
+    # the same random numbers were consumed: the generators end in the same state
+    assert torch.equal(stacked.noise_gen.get_state(), alone.noise_gen.get_state()), what
+    assert stacked.rng.bit_generator.state == alone.rng.bit_generator.state, what
+    for a, b in zip(params(stacked), params(alone), strict=True):  # NaN where it diverged
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=RTOL, equal_nan=True, msg=what)
     ha, hb = stacked.history.as_arrays(), alone.history.as_arrays()
     assert len(stacked.history) == len(alone.history) > 0, what
     for c in COLUMNS:
-        np.testing.assert_allclose(ha[c], hb[c], atol=ATOL, rtol=1e-4, equal_nan=True,
+        np.testing.assert_allclose(ha[c], hb[c], atol=ATOL, rtol=RTOL, equal_nan=True,
                                    err_msg=f"{what}: {c}")
 
 
@@ -86,30 +100,67 @@ def test_stacked_equals_solo_tricks_and_optimizers():
         base(loss="wgan", opt_d="rmsprop", opt_g="rmsprop", lr_d=2e-3, clip=0.05),
         base(loss="nonsaturating", label_smoothing=0.1, r1_gamma=1.0, beta1=0.0),
         base(loss="lsgan", instance_noise=0.3, noise_anneal=20, lr_g=3e-3),
-        base(loss="ragan", instance_noise=0.1, noise="uniform", beta2=0.99),
+        base(loss="ragan", instance_noise=0.1, noise="uniform", opt_d="sgd", opt_g="sgd",
+             lr_d=0.05, lr_g=0.02, beta1=0.5),
         base(loss="wgan-gp", gp_lambda=1.0, label_smoothing=0.2),
         base(loss="fgan-kl"),
         base(loss="hinge", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02, beta1=0.9),
         base(loss="hinge", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02, beta1=0.0),
+        base(loss="hinge", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02, beta1=0.0, seed=11),
+        base(loss="wgan-gp", target="bimodal", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02),
     ]
     comp = check_against_solo(configs)
     assert comp.fallback == []
+    assert sorted(len(g) for g in comp.stacked_groups) == [2, 4, 5]  # rmsprop, adam, sgd
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "elu"])
+def test_stacked_equals_solo_activations(activation):
+    configs = [base(loss=loss, activation=activation, noise_dim=1)
+               for loss in ("nonsaturating", "lsgan")]
+    check_against_solo(configs)
+
+
+def test_ragan_with_adam_equal_up_to_its_invariant_directions():
+    """RaGAN's D objective is invariant to a common shift of all logits, so D's gradient along
+    that shift (output bias, biases of always-active last-layer units) is pure rounding residue,
+    which Adam normalises into ±lr steps: those few D weights follow a different rounding walk
+    stacked and solo (as they would solo with another BLAS). What they barely influence — G,
+    every logged loss, gradient norm and metric — agrees closely (1e-4 after 30 steps)."""
+    configs = [base(loss="ragan"), base(loss="ragan", lr_d=2e-3), base(loss="nonsaturating")]
+    comp = Comparison(configs)
+    comp.run()
+    for cfg, t in zip(configs, comp.trainers, strict=True):
+        alone = solo(cfg)
+        for a, b in zip(t.G.parameters(), alone.G.parameters(), strict=True):
+            torch.testing.assert_close(a.detach(), b.detach(), atol=1e-4, rtol=1e-3)
+        ha, hb = t.history.as_arrays(), alone.history.as_arrays()
+        for c in COLUMNS:  # ‖∇D‖ depends on the drifting weights
+            np.testing.assert_allclose(ha[c], hb[c], atol=1e-4,
+                                       rtol=1e-2 if c == "d_grad_norm" else 1e-3, err_msg=c)
+        x = torch.linspace(-3, 5, 101)[:, None]
+        with torch.no_grad():
+            shift = t.D(x) - alone.D(x)
+        assert float(shift.max() - shift.min()) < 1e-2  # logits differ by about a constant
 
 
 def test_mixed_architectures_fall_back_and_equal_solo():
     configs = [
         base(loss="nonsaturating"),
         base(loss="hinge"),
-        base(loss="nonsaturating", d_width=16),  # stacks in a group of its own
+        base(loss="nonsaturating", d_width=8),  # stacks in a group of its own
         base(loss="nonsaturating", activation="tanh"),  # alone in its group: runs solo
         base(loss="nonsaturating", spectral_norm=True),  # not stackable
         base(loss="nonsaturating", minibatch_disc=True),
         base(loss="nonsaturating", feature_matching=True),
         base(loss="nonsaturating", d_steps=2, steps=N - 7),  # finishes early, alone in its k
-        base(loss="nonsaturating", d_width=16, lr_d=2e-3, steps=N - 11),  # leaves its group early
+        base(loss="nonsaturating", d_width=8, lr_d=2e-3, steps=N - 11),  # leaves its group early
     ]
     comp = check_against_solo(configs)
     assert comp.fallback == [3, 4, 5, 6, 7]
+    assert comp.engine[0] == "stacked with 1 other variant(s)"
+    assert comp.engine[4] == "alone: spectral normalization (power iteration per layer)"
+    assert comp.engine[3].startswith("alone: no other variant")
     # [2, 8] goes on as a group of one once 8 has finished
     assert sorted(map(sorted, comp.stacked_groups)) == [[0, 1], [2, 8]]
 
@@ -120,38 +171,41 @@ def test_stack_key_refuses_unsupported_settings():
                    dict(unrolled=2), dict(feature_matching=True), dict(historical_avg=1.0)):
         assert stack_key(base(**change)) is None, change
     assert stack_key(base(d_steps=2)) != stack_key(base())
-    assert stack_key(base(d_width=16)) != stack_key(base())
+    assert stack_key(base(d_width=8)) != stack_key(base())
     assert stack_key(base(loss="hinge", lr_d=0.1, opt_d="adam")) == stack_key(base())
     assert stack_key(base(target="bimodal", seed=9)) == stack_key(base())  # same dim and nets
 
 
 def test_diverging_variant_stops_alone():
-    """A huge lr makes one variant's numbers non-finite; it stops at the same step as alone,
-    keeps its history, and the others train on to the end, equal to their solo runs."""
-    configs = [base(loss="nonsaturating", steps=60),
-               base(loss="lsgan", lr_d=1.0, lr_g=1.0, opt_d="sgd", opt_g="sgd", beta1=0.9,
-                    steps=60, log_every=1),
-               base(loss="hinge", steps=60)]
+    """A huge lr makes one stacked variant's numbers non-finite; it stops at the same step as
+    alone, keeps its history, and its group mates train on to the end, equal to their solo runs."""
+    configs = [base(loss="nonsaturating", steps=40),
+               base(loss="fgan-kl", lr_d=1.0, lr_g=1.0, steps=40, log_every=1),
+               base(loss="hinge", steps=40)]
     alone = solo(configs[1])
-    assert alone.diverged_at is not None and alone.diverged_at < 60  # the premise
+    assert alone.diverged_at is not None and alone.diverged_at < 40  # the premise
     comp = check_against_solo(configs)
+    assert comp.stacked_groups == [[0, 1, 2]] and comp.fallback == []
     bad = comp.trainers[1]
     assert bad.status == f"diverged at step {bad.diverged_at}"
     assert len(bad.history) == bad.diverged_at
-    assert [t.step_count for t in comp.trainers] == [60, bad.diverged_at, 60]
+    assert not math.isfinite(bad.history.columns["d_loss"][-1])
+    assert [t.step_count for t in comp.trainers] == [40, bad.diverged_at, 40]
     assert comp.trainers[0].status == comp.trainers[2].status == "finished"
 
 
 def test_divergence_inside_the_d_steps_skips_the_rest():
-    """With k = 3 a variant whose D loss turns non-finite skips its remaining D steps and its G
-    step that iteration (as Trainer.step does) while its group mates carry on."""
-    configs = [base(loss="wgan", d_steps=3, steps=40),
-               base(loss="wgan", d_steps=3, opt_d="sgd", lr_d=1.0, beta1=0.99, clip=10.0,
-                    steps=40, log_every=1)]
+    """With k = 3 a variant whose D loss turns non-finite in its first D step of an iteration
+    skips the other two and its G step (as Trainer.step does; its generators stop drawing too),
+    while its group mates carry on."""
+    configs = [base(loss="fgan-kl", d_steps=3, steps=20),
+               base(loss="fgan-kl", d_steps=3, lr_d=1.0, steps=20, log_every=1),
+               base(loss="hinge", d_steps=3, steps=20)]
     alone = solo(configs[1])
-    assert alone.diverged_at is not None
+    assert alone.diverged_at is not None  # the premise
     assert math.isnan(alone.history.columns["g_loss"][-1])
-    check_against_solo(configs)
+    comp = check_against_solo(configs)
+    assert comp.stacked_groups == [[0, 1, 2]] and comp.fallback == []
 
 
 def test_same_initial_generator_for_every_variant():
