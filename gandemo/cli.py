@@ -109,8 +109,9 @@ def cmd_list() -> int:
     for loss in LOSSES.values():
         print(f"  {loss.name:<14} {loss.summary}")
     print("presets:")
+    width = max(map(len, PRESETS)) + 1
     for p in PRESETS.values():
-        print(f"  {p.name:<22} {p.title}")
+        print(f"  {p.name:<{width}} {p.title}")
     print("settings (--set KEY=VALUE):")
     for line in describe():
         print(f"  {line}")

@@ -287,6 +287,16 @@ CONJUGATE_RANGE = {
     "js": (-4.0, LN2 - 0.02), "gan": (-4.0, -0.02),
 }
 U_PLOT = np.linspace(0.01, 5.0, 400)
+# f and f* of each row, as the page typesets them (the same in every language).
+F_LATEX = {
+    "kl": r"f(u)=u\log u,\qquad f^*(t)=e^{\,t-1},\quad t\in\mathbb{R}",
+    "rkl": r"f(u)=-\log u,\qquad f^*(t)=-1-\log(-t),\quad t<0",
+    "pearson": r"f(u)=(u-1)^2,\qquad f^*(t)=\tfrac{t^2}{4}+t,\quad t\in\mathbb{R}",
+    "hellinger": r"f(u)=(\sqrt{u}-1)^2,\qquad f^*(t)=\frac{t}{1-t},\quad t<1",
+    "js": r"f(u)=u\log u-(u+1)\log\tfrac{u+1}{2},\qquad f^*(t)=-\log\!\big(2-e^{t}\big),"
+          r"\quad t<\log 2",
+    "gan": r"f(u)=u\log u-(u+1)\log(u+1),\qquad f^*(t)=-\log\!\big(1-e^{t}\big),\quad t<0",
+}
 
 
 def f_closed_form(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> float:
@@ -299,10 +309,12 @@ def f_closed_form(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GR
     if name == "rkl":
         return kl(q, p, dx)
     if name == "pearson":
-        pos = qn > 0
-        if (pn[~pos] > 0).any():
+        if pn[qn < THEORY_FLOOR].sum() * dx > INF_MASS:
             return math.inf
-        return float(((pn[pos] - qn[pos]) ** 2 / qn[pos]).sum() * dx)
+        qf = np.maximum(qn, THEORY_FLOOR)
+        with np.errstate(over="ignore"):
+            v = float(((pn - qf) ** 2 / qf).sum() * dx)
+        return v if v < 1e100 else math.inf  # the integral diverges (q's tails too thin)
     if name == "hellinger":
         return float(((np.sqrt(pn) - np.sqrt(qn)) ** 2).sum() * dx)
     js = M.js_divergence(p, q, dx)
@@ -325,46 +337,55 @@ class FView:
 
 def variational_bound(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> float:
     """E_p[T*] − E_q[f*(T*)] with T*(x) = f'(p(x)/q(x)), the conjugate f* taken from the f-GAN
-    table (so this checks the table: it must equal D_f). Cells where f*(T*) overflows in floating
-    point (u = p/q beyond ~1e30, T* at the edge of dom f*) use the Fenchel identity
-    f*(f'(u)) = u·f'(u) − f(u) instead; cells where only one density is positive add the limits
-    of the integrand (p·lim f'(u), u → ∞, and q·f(0))."""
+    table (so this checks the table: it must equal D_f). Densities are floored at THEORY_FLOOR as
+    in ``f_div`` (call it only where ``f_div`` is finite). Cells where f*(T*) overflows in
+    floating point (u = p/q beyond 1e±30, T* at the edge of dom f*) use the Fenchel identity
+    f*(f'(u)) = u·f'(u) − f(u) instead."""
     fd = F_DIVERGENCES[name]
     dx = dx_of(grid)
-    pn, qn = M.normalise(p, dx), M.normalise(q, dx)
-    both = (pn > 0) & (qn > 0)
-    u = pn[both] / qn[both]
+    pn = np.maximum(M.normalise(p, dx), THEORY_FLOOR)
+    qn = np.maximum(M.normalise(q, dx), THEORY_FLOOR)
+    u = pn / qn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         T = fd.f_prime(u)
         conj = np.asarray(fd.conjugate(T), dtype=float)
         bad = ~np.isfinite(conj) | (u > 1e30) | (u < 1e-30)
         conj[bad] = u[bad] * T[bad] - fd.f(u[bad])
-        val = float((pn[both] * T).sum() * dx - (qn[both] * conj).sum() * dx)
-    p_only = pn[(pn > 0) & ~(qn > 0)].sum() * dx
-    q_only = qn[(qn > 0) & ~(pn > 0)].sum() * dx
-    if p_only > 0:
-        val += math.inf if math.isinf(fd.slope_at_inf) else p_only * fd.slope_at_inf
-    if q_only > 0:
-        with np.errstate(divide="ignore"):
-            f0 = float(fd.f(np.array([0.0]))[0])
-        val += q_only * f0
+        val = float((pn * T).sum() * dx - (qn * conj).sum() * dx)
     return math.inf if math.isnan(val) else val  # ∞ − ∞: the supremum is unbounded
+
+
+def f_div(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> float:
+    """D_f(p‖q) by ``losses.f_divergence``, with the zero rule of ``kl``: ∞ when one density
+    puts more than INF_MASS of its probability where the other vanishes (< THEORY_FLOOR) and f
+    makes that infinite (f(0) = ∞ or f(u)/u → ∞); otherwise both densities are floored at
+    THEORY_FLOOR first, so a tail that underflowed to 0 does not turn log 0 into ∞."""
+    fd = F_DIVERGENCES[name]
+    dx = dx_of(grid)
+    pn, qn = M.normalise(p, dx), M.normalise(q, dx)
+    with np.errstate(divide="ignore"):
+        f0 = float(fd.f(np.array([0.0]))[0])
+    if math.isinf(fd.slope_at_inf) and pn[qn < THEORY_FLOOR].sum() * dx > INF_MASS:
+        return math.inf
+    if math.isinf(f0) and qn[pn < THEORY_FLOOR].sum() * dx > INF_MASS:
+        return math.inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return float(f_divergence(np.maximum(pn, THEORY_FLOOR), np.maximum(qn, THEORY_FLOOR),
+                                  dx, fd))
 
 
 def f_view(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> FView:
     """One row of the f-GAN table for the pair: f on (0, 5], f* on its domain, D_f(p‖q)."""
     fd = F_DIVERGENCES[name]
-    dx = dx_of(grid)
     lo, hi = CONJUGATE_RANGE[name]
     tt = np.linspace(lo, hi, 400)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        d_f = f_divergence(M.normalise(p, dx), M.normalise(q, dx), dx, fd)
         f_u = np.asarray(fd.f(U_PLOT), dtype=float)
         conj = np.asarray(fd.conjugate(tt), dtype=float)
-    return FView(name=name, label=fd.label, d_f=float(d_f),
-                 closed_form=f_closed_form(name, p, q, grid),
-                 bound=variational_bound(name, p, q, grid), f_prime_at_1=fd.f_prime_at_1,
-                 u=U_PLOT, f_u=f_u, t=tt, conj_t=conj)
+    d_f = f_div(name, p, q, grid)
+    bound = variational_bound(name, p, q, grid) if math.isfinite(d_f) else math.inf
+    return FView(name=name, label=fd.label, d_f=d_f, closed_form=f_closed_form(name, p, q, grid),
+                 bound=bound, f_prime_at_1=fd.f_prime_at_1, u=U_PLOT, f_u=f_u, t=tt, conj_t=conj)
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,9 +530,9 @@ COLORS.update(w1="#7b3294", tv="#e08214", kl="#2b8cbe")
 FONT_FAMILY = FONT_FAMILY or (
     '"Open Sans", Arial, "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif')
 PLOTLY_CONFIG = PLOTLY_CONFIG or {"displaylogo": False}
-FONT_SIZE = 15
-TITLE_SIZE = 18
-HEIGHTS = {"explorer": 560, "sweep": 560, "f": 420, "optimal": 440, "gloss": 420}
+FONT_SIZE = 16
+TITLE_SIZE = 20
+HEIGHTS = {"explorer": 600, "sweep": 600, "f": 440, "optimal": 460, "gloss": 440}
 MAX_POINTS = 600
 
 
@@ -520,14 +541,18 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
+def _style(fig: go.Figure, title: str, height: int, *, subplots: bool = False) -> go.Figure:
+    """Shared look: white template, large fonts, the title at the very top and the legend in a
+    row of its own under it (container coordinates), so neither covers data or subplot titles."""
+    top = 118 if subplots else 92
     fig.update_layout(
         template="plotly_white", height=height,
         font={"family": FONT_FAMILY, "size": FONT_SIZE},
-        title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0.01, "xanchor": "left"},
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
-                "yref": "paper", "font": {"size": FONT_SIZE - 1}},
-        margin={"l": 70, "r": 70, "t": 100, "b": 60},
+        title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0.01, "xanchor": "left",
+               "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": 12}},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container",
+                "y": 1 - 46 / height, "yanchor": "top", "font": {"size": FONT_SIZE - 1}},
+        margin={"l": 75, "r": 75, "t": top, "b": 60},
         hoverlabel={"font": {"family": FONT_FAMILY, "size": FONT_SIZE - 1}},
     )
     fig.update_annotations(font_size=FONT_SIZE + 1)
@@ -587,7 +612,8 @@ def explorer_figure(p: np.ndarray, q: np.ndarray, which: str, lang: str = "en",
     fig.update_xaxes(range=list(rng), title_text="x", row=2, col=1)
     fig.update_yaxes(title_text=t("theory.fig.density", lang), rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=2, col=1)
-    return _style(fig, t("theory.fig.explorer_title", lang), HEIGHTS["explorer"])
+    return _style(fig, t("theory.fig.explorer_title", lang), HEIGHTS["explorer"],
+                  subplots=True)
 
 
 def sweep_figure(dist: Dist, sweep: dict, s: float, lang: str = "en",
@@ -631,11 +657,14 @@ def sweep_figure(dist: Dist, sweep: dict, s: float, lang: str = "en",
                      row=2, col=1)
     fig.update_yaxes(showticklabels=False, rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text=t("theory.fig.js_axis", lang), range=[0, 0.8],
+                     tickmode="array", tickvals=[0, 0.2, 0.4, LN2],
+                     ticktext=["0", "0.2", "0.4", "ln 2"],
                      title_font_color=COLORS["d"], row=2, col=1, secondary_y=False)
     fig.update_yaxes(title_text=t("theory.fig.w1_axis", lang), range=[0, 1.08 * smax],
+                     tickmode="linear", tick0=0, dtick=2 if smax > 6 else 1,
                      title_font_color=COLORS["w1"], showgrid=False, row=2, col=1,
                      secondary_y=True)
-    return _style(fig, t("theory.fig.sweep_title", lang), HEIGHTS["sweep"])
+    return _style(fig, t("theory.fig.sweep_title", lang), HEIGHTS["sweep"], subplots=True)
 
 
 def f_figure(view: FView, lang: str = "en") -> go.Figure:
@@ -666,7 +695,7 @@ def f_figure(view: FView, lang: str = "en") -> go.Figure:
     fig.update_yaxes(range=[lo2[0] - 0.3, lo2[1] * 1.05 + 0.3], row=1, col=2)
     fig.update_layout(showlegend=False)
     return _style(fig, t("theory.fig.f_fig", lang, name=t(f"theory.f.{view.name}", lang)),
-                  HEIGHTS["f"])
+                  HEIGHTS["f"], subplots=True)
 
 
 def optimal_figure(p_r: np.ndarray, p_g: np.ndarray, view: OptimalView, lang: str = "en",
@@ -690,6 +719,7 @@ def optimal_figure(p_r: np.ndarray, p_g: np.ndarray, view: OptimalView, lang: st
     fig.update_yaxes(title_text=t("theory.fig.density", lang), rangemode="tozero",
                      secondary_y=False)
     fig.update_yaxes(title_text="D*(x)", range=[-0.02, 1.05], showgrid=False,
+                     tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1],
                      title_font_color=COLORS["d"], secondary_y=True)
     return _style(fig, t("theory.fig.optimal_title", lang), HEIGHTS["optimal"])
 
@@ -712,10 +742,14 @@ def g_loss_figure(o: float | None = None, lang: str = "en") -> go.Figure:
                              mode="lines", line={"color": ns, "width": 3}), row=1, col=2)
     if o is not None:
         fig.add_vline(x=o, line={"color": "#999999", "dash": "dot"}, row=1, col="all")
-    fig.add_vrect(x0=0, x1=0.1, fillcolor=_rgba(COLORS["fake"], 0.08), line_width=0,
-                  annotation_text=t("theory.fig.d_wins", lang), annotation_position="top left",
+    fig.add_vrect(x0=0, x1=0.1, fillcolor=_rgba(COLORS["fake"], 0.1), line_width=0,
                   row=1, col="all")
+    for axis in ("x", "x2"):
+        fig.add_annotation(x=0.11, xref=axis, y=0.97, yref=f"{axis.replace('x', 'y')} domain",
+                           text="← " + t("theory.fig.d_wins", lang), showarrow=False,
+                           xanchor="left", yanchor="top", font={"size": FONT_SIZE - 2,
+                                                                "color": COLORS["fake"]})
     fig.update_xaxes(title_text=t("theory.fig.d_of_fake", lang), range=[0, 1])
-    fig.update_yaxes(range=[-4, 4], row=1, col=1)
+    fig.update_yaxes(range=[-4.6, 4.6], tickvals=[-4, -2, 0, 2, 4], row=1, col=1)
     fig.update_yaxes(range=[-1.05, 0.05], row=1, col=2)
-    return _style(fig, t("theory.fig.gloss_title", lang), HEIGHTS["gloss"])
+    return _style(fig, t("theory.fig.gloss_title", lang), HEIGHTS["gloss"], subplots=True)

@@ -279,11 +279,17 @@ class Trainer:
         fake, p_g, p_r = self._eval()
         if not np.all(np.isfinite(fake)):
             return {}
+        if np.all(np.isnan(p_g)):  # every sample left the grid: disjoint from p_r there
+            dens = {"js": M.LN2, "kl_rg": np.inf, "kl_gr": np.inf, "v_opt": 0.0}
+        else:
+            dens = {
+                "js": M.js_divergence(p_r, p_g, self.area),
+                "kl_rg": M.kl_divergence(p_r, p_g, self.area),
+                "kl_gr": M.kl_divergence(p_g, p_r, self.area),
+                "v_opt": M.value_at_optimum(p_r, p_g, self.area),
+            }
         out = {
-            "js": M.js_divergence(p_r, p_g, self.area),
-            "kl_rg": M.kl_divergence(p_r, p_g, self.area),
-            "kl_gr": M.kl_divergence(p_g, p_r, self.area),
-            "v_opt": M.value_at_optimum(p_r, p_g, self.area),
+            **dens,
             "w1": M.w1_1d(fake[:, 0], self.real_eval[:, 0]) if self.target.dim == 1
             else M.w1_sliced(fake, self.real_eval),
         }

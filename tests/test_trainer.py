@@ -121,3 +121,12 @@ def test_same_seed_same_initial_generator_whatever_the_discriminator():
     a = Trainer(RunConfig(seed=3, d_width=16, loss="hinge"))
     b = Trainer(RunConfig(seed=3, d_width=128, spectral_norm=True))
     assert all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+
+
+def test_a_generator_that_left_the_grid_scores_js_ln2():
+    tr = Trainer(RunConfig(target="gaussian", steps=10))
+    with torch.no_grad():
+        tr.G.out.bias.fill_(1e4)  # every sample far outside the plotting window
+    m = tr.measure()
+    assert m["js"] == pytest.approx(math.log(2)) and m["v_opt"] == 0.0
+    assert m["w1"] > 1e3 and math.isinf(m["kl_rg"])
