@@ -11,7 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from gandemo.i18n import LANGUAGES
+import ui
+from gandemo.i18n import DEFAULT_LANG, LANGUAGES
 from ui.common import LANG_KEY, tr
 
 ROOT = Path(__file__).parent
@@ -25,20 +26,32 @@ PAGES = (
 
 st.set_page_config(page_title="gandemo", layout="wide")
 
-# ?lang=zh is accepted too (the bound widget itself writes the display name into the URL).
-if LANG_KEY not in st.session_state and st.query_params.get(LANG_KEY) in LANGUAGES:
-    st.session_state[LANG_KEY] = st.query_params[LANG_KEY]
+if ui.legacy_first_run():  # see ui/__init__.py: the server's first run must start over
+    st.rerun()
+
+# The language lives in session state (key "lang") for every page and in the URL as ?lang=zh.
+# It is bound by hand rather than with bind="query-params": a bound selectbox writes its display
+# name into the URL (?lang=简体中文) and ignores ?lang=zh, the spelling people type and share.
+if LANG_KEY not in st.session_state:
+    from_url = st.query_params.get(LANG_KEY)
+    by_name = {name: code for code, name in LANGUAGES.items()}
+    st.session_state[LANG_KEY] = by_name.get(from_url, from_url if from_url in LANGUAGES
+                                             else DEFAULT_LANG)
 
 with st.sidebar:
-    st.selectbox(tr("app.lang.label"), list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY,
-                 bind="query-params")
-
+    st.selectbox(tr("app.lang.label"), list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
 pages = [
     st.Page(str(ROOT / path), title=tr(title), icon=icon, default=i == 0)
     for i, (path, title, icon) in enumerate(PAGES)
     if (ROOT / path).exists()
 ]
 page = st.navigation(pages)
+if st.session_state[LANG_KEY] == DEFAULT_LANG:
+    if LANG_KEY in st.query_params:
+        del st.query_params[LANG_KEY]
+elif st.query_params.get(LANG_KEY) != st.session_state[LANG_KEY]:
+    st.query_params[LANG_KEY] = st.session_state[LANG_KEY]
+
 
 with st.sidebar:
     with st.expander(tr("app.about.title"), icon=":material/school:"):

@@ -18,9 +18,11 @@ from streamlit.testing.v1 import AppTest
 
 from gandemo.config import RunConfig, field_specs, to_query
 from gandemo.i18n import t
+from gandemo.presets import PRESETS
 from gandemo.runner import ACTIVE_STATES, DIVERGED, PAUSED, get_scheduler
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
 STATUS = re.compile(r"step (\d+) / (\d+)")
 BUTTONS = ("start", "pause", "step", "reset")
 
@@ -35,7 +37,7 @@ def wait_until(predicate, timeout: float = 30.0) -> bool:
 
 
 @pytest.fixture()
-def app():
+def app(apptest_navigation):
     """A fresh session on the Train page; afterwards every run is stopped and the workers gone."""
     at = AppTest.from_file(APP, default_timeout=30)
     yield at
@@ -61,6 +63,9 @@ def status(at: AppTest) -> tuple[str, int, int]:
 
 
 def click(at: AppTest, key: str) -> AppTest:
+    # AppTest clicks faster than a person; forget the last clicks so the duplicate-dispatch
+    # guard (ui.run_session.DEBOUNCE_S) does not swallow a deliberate second click.
+    at.session_state["_control_clicks"] = {}
     at.button(key=key).click().run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -127,6 +132,8 @@ def test_step_on_a_fresh_run_is_exactly_one_iteration(app):
     assert (step, total) == (1, run.cfg.steps) and "step 1 / " in text
     click(app, "step")
     assert run.step == 2 and status(app)[1] == 2
+    app.button(key="step").click().run()  # a second dispatch right after: a duplicate
+    assert run.step == 2
 
 
 def test_reset_removes_the_run(app):
@@ -178,7 +185,7 @@ def test_language_switch_changes_the_labels(app):
     open_page(app)
     app.selectbox(key="lang").set_value("zh").run()
     assert not app.exception
-    assert app.session_state["lang"] == "zh"
+    assert app.session_state["lang"] == "zh" and app.query_params["lang"] == "zh"
     assert app.button(key="start").label == t("ui.controls.start", "zh") != "Start"
     assert app.number_input(key="lr_g").label == t("field.lr_g.label", "zh")
     assert app.title[0].value == t("train.title", "zh")
@@ -186,6 +193,9 @@ def test_language_switch_changes_the_labels(app):
     zh = AppTest.from_file(APP, default_timeout=30)  # ?lang=zh in a link works too
     open_page(zh, lang="zh")
     assert zh.button(key="start").label == t("ui.controls.start", "zh")
+    zh.selectbox(key="lang").set_value("en").run()
+    assert zh.button(key="start").label == "Start" and "lang" not in zh.query_params
+    assert zh.selectbox(key="lang").value == "en"
 
 
 def test_url_round_trip_restores_the_config(app):
@@ -229,3 +239,63 @@ def test_diverged_run_shows_the_step_and_keeps_its_plots(app):
     assert "Diverged" in text
     assert any(f"Diverged at step {run.trainer.diverged_at}" in e.value for e in app.error)
     assert app.get("plotly_chart")
+
+
+def test_preset_loads_its_settings_and_explains_itself(app):
+    name, preset = next((n, p) for n, p in PRESETS.items() if p.config.target != "gaussian")
+    open_page(app)
+    app.selectbox(key="preset").set_value(name).run()
+    assert not app.exception
+    expected = preset.configs()[0]
+    assert RunConfig(**{k: app.session_state[k] for k in field_specs()}) == expected
+    assert app.query_params["preset"] == name
+    assert app.query_params["target"] == expected.target  # the link carries the settings
+    title = t(f"preset.{name}.title", "en")
+    explain = t(f"preset.{name}.explain", "en")
+    shown = " ".join(i.value for i in app.info)
+    assert (explain if explain != f"preset.{name}.explain" else
+            title if title != f"preset.{name}.title" else preset.title) in shown
+
+
+def test_queued_run_shows_its_place_in_line(app):
+    limits = get_scheduler().limits
+    saved = limits.max_running
+    limits.max_running = 0  # every run waits: this session's is first in line
+    try:
+        open_page(app)
+        click(app, "start")
+        run = the_run(app)
+        assert run.state == "queued" and get_scheduler().position(run) == 1
+        text, step, _ = status(app)
+        assert "Queued" in text and "1st in line" in text and step == 0
+        assert any("1st in line" in i.value for i in app.info)
+        assert app.button(key="pause").label == "Pause"
+    finally:
+        limits.max_running = saved
+
+
+UI_FILES = [ROOT / "pages" / "train.py", ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]
+
+
+def test_every_locale_key_the_train_page_uses_exists_in_both_languages():
+    from gandemo.i18n import catalog
+    from gandemo.losses import LOSSES
+    from gandemo.runner import DIVERGED, ERROR, FINISHED, PAUSED, QUEUED, RUNNING, STOPPED
+    from gandemo.targets import TARGETS
+    from ui.config_form import GROUPS
+
+    literal = re.compile(r"""\btr(?:_or)?\(\s*["']([a-z][\w.]*[\w])["']""")
+    used = {key for path in UI_FILES for key in literal.findall(path.read_text("utf-8"))}
+    used |= {f"field.{n}.{part}" for n in field_specs() for part in ("label", "help")}
+    used |= {f"target.{n}.desc" for n in TARGETS} | {f"loss.{n}.summary" for n in LOSSES}
+    used |= {f"ui.form.group.{g}{s}" for g, _ in GROUPS if g for s in ("", ".caption")}
+    used |= {f"ui.form.error.{s}" for s in ("url", "upload", "form")}
+    used |= {f"ui.export.kind.{k}" for k in ("frame", "loss", "grad", "div")}
+    used |= {f"ui.status.state.{s}" for s in ("ready", RUNNING, QUEUED, PAUSED, FINISHED,
+                                               DIVERGED, STOPPED, ERROR, "queued_pos")}
+    used |= {f"ui.common.ordinal.{s}" for s in ("1", "2", "3", "n")}
+    used |= {f"page.{p}" for p in ("train", "compare", "theory", "status")}
+    assert len(used) > 150
+    for lang in ("en", "zh"):
+        missing = sorted(used - set(catalog(lang)))
+        assert not missing, (lang, missing)

@@ -11,9 +11,8 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
-
 from conftest import full_page_screenshot, wait_for_app
+from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +28,16 @@ def page(chromium):
     context.close()
 
 
-def status_step(page) -> int:
-    """The N of ``step N / TOTAL`` in the status line."""
+def status_numbers(page) -> tuple[int, int]:
+    """N and TOTAL of ``step N / TOTAL`` in the status line."""
     line = page.locator("[data-testid='stMarkdownContainer']").filter(has_text=STATUS).first
     match = STATUS.search(line.inner_text(timeout=WAIT_MS))
     assert match, "no status line"
-    return int(match.group(1))
+    return int(match.group(1)), int(match.group(2))
+
+
+def status_step(page) -> int:
+    return status_numbers(page)[0]
 
 
 def wait_step(page, above: int, timeout_s: float = WAIT_MS / 1000) -> int:
@@ -81,6 +84,10 @@ def test_start_streams_steps_and_plots_live(page, streamlit_server, artifacts_di
 
     button(page, "start").click()
     first = wait_step(page, 0)
+    # The link's settings survive the first click, even for the first visitor of a new server.
+    assert status_numbers(page)[1] == 20000
+    assert "target=bimodal" in page.url
+    page.get_by_text("two Gaussians").first.wait_for(timeout=WAIT_MS)  # the target's caption
     later = wait_step(page, first)  # the status line keeps counting without any interaction
     assert later > first
     page.wait_for_timeout(1500)
@@ -103,9 +110,10 @@ def test_ring8_run_in_chinese(page, streamlit_server, artifacts_dir):
     assert button(page, "start").inner_text().strip().endswith("开始")
     button(page, "start").click()
     wait_step(page, 50)
-    page.wait_for_timeout(1000)
-    full_page_screenshot(page, artifacts_dir / "train_2d_ring8_zh.png")
+    assert "lang=zh" in page.url and "run=" in page.url
+    assert button(page, "pause").inner_text().strip().endswith("暂停")  # still Chinese
     button(page, "pause").click()
     page.get_by_text("已暂停").first.wait_for(timeout=WAIT_MS)
-    page.locator(".st-key-dl_png").first.wait_for(timeout=WAIT_MS)  # exports once paused
-    button(page, "reset").click()
+    page.locator(".st-key-dl_png").first.wait_for(timeout=WAIT_MS)  # replay + downloads now
+    page.locator(".st-key-panel_frame .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+    full_page_screenshot(page, artifacts_dir / "train_2d_ring8_zh.png")

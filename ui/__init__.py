@@ -1,8 +1,27 @@
 """Reusable Streamlit pieces for the gandemo pages (the engine in ``gandemo/`` never imports these).
 
 * ``common``      — the session's language and translation helpers.
-* ``config_form`` — sidebar widgets generated from ``RunConfig`` field specs, presets, config upload,
-  URL validation.
-* ``run_session`` — the session's run handle: create / start / pause / step / reset, re-attach by id.
+* ``config_form`` — sidebar widgets generated from ``RunConfig`` field specs, presets,
+  config upload, URL validation.
+* ``run_session`` — the session's run: create / start / pause / step / reset, re-attach by id.
 * ``panels``      — the live status line and figures of one run, replay scrubber, export buttons.
 """
+
+from streamlit.runtime.pages_manager import PagesManager
+
+# Because a pages/ folder exists next to app.py, Streamlit serves the first script run of the
+# process through its legacy "pages directory" wrapper and switches to st.navigation only when
+# app.py has called it. In that first run widgets get other ids than in every later run, so the
+# first visitor of a freshly started server would lose the settings from their link (and the
+# language) at their first click, and a first visit straight to /status would skip app.py.
+# Leave the legacy mode as soon as any page imports this package (internal API, Streamlit 1.67);
+# app.py starts that one wrapped run over (``legacy_first_run``).
+_legacy_run = bool(PagesManager.uses_pages_directory)
+PagesManager.uses_pages_directory = False
+
+
+def legacy_first_run() -> bool:
+    """True once if the run that imported this package went through the legacy wrapper."""
+    global _legacy_run
+    was, _legacy_run = _legacy_run, False
+    return was

@@ -20,6 +20,22 @@ def tr(key: str, **fmt: object) -> str:
     return t(key, lang(), **fmt)
 
 
+def labeler(prefix: str = "", fallback: dict[str, str] | None = None):
+    """A ``format_func`` for option widgets, bound to the language of this script run.
+
+    Streamlit may call a ``format_func`` outside the script run (AppTest does, to serialise the
+    widget state), where session state is unavailable; a closure over the language is safe."""
+    code = lang()
+    fallback = fallback or {}
+
+    def fmt(option: object) -> str:
+        key = f"{prefix}{option}"
+        text = t(key, code)
+        return fallback.get(str(option), text) if text == key else text
+
+    return fmt
+
+
 def tr_or(key: str, fallback: str, **fmt: object) -> str:
     """Like ``tr``, but ``fallback`` where no locale file has ``key``."""
     text = tr(key, **fmt)

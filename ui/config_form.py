@@ -22,7 +22,7 @@ from gandemo.presets import PRESETS
 from gandemo.runner import Limits, get_scheduler
 from gandemo.targets import TARGETS
 
-from .common import tr, tr_or
+from .common import labeler, tr, tr_or
 
 # Sidebar layout: (group key or None for the always-visible block, fields); groups become
 # expanders. A RunConfig field missing here still gets a widget, in the last group.
@@ -176,16 +176,15 @@ def preset_picker() -> str | None:
         from_url = st.query_params.get(PRESET_KEY)
         st.session_state[PRESET_KEY] = from_url if from_url in PRESETS else ""
     options = ["", *PRESETS]
+    titles = labeler("preset.", {f"{n}.title": p.title for n, p in PRESETS.items()})
+    none = tr("ui.form.preset.none")
     name = st.selectbox(
         tr("ui.form.preset.label"), options, key=PRESET_KEY, on_change=_load_preset,
-        format_func=lambda n: tr("ui.form.preset.none") if not n
-        else tr_or(f"preset.{n}.title", PRESETS[n].title),
-        help=tr("ui.form.preset.help"),
+        format_func=lambda n: titles(f"{n}.title") if n else none, help=tr("ui.form.preset.help"),
     )
     if name:
-        text = tr_or(f"preset.{name}.explain", "")
-        if text:
-            st.info(text)
+        title = tr_or(f"preset.{name}.title", PRESETS[name].title)
+        st.info(tr_or(f"preset.{name}.explain", title), icon=":material/school:")
         if len(PRESETS[name].configs()) > 1:
             st.caption(tr("ui.form.preset.variants", n=len(PRESETS[name].configs())))
     return name or None
@@ -208,7 +207,8 @@ def _optional_placeholder(name: str, values: dict[str, Any]) -> str:
 def field_widget(name: str, spec: dict[str, Any], values: dict[str, Any], cap: int | None):
     """The one widget for field ``name``: selectbox, checkbox, slider or number input."""
     hint = HINTS.get(name, {})
-    common = {"key": name, "bind": "query-params", "help": tr_or(f"field.{name}.help", spec["help"])}
+    common = {"key": name, "bind": "query-params",
+              "help": tr_or(f"field.{name}.help", spec["help"])}
     text = label(name)
     default = spec["default"]
     if spec["choices"] is not None:

@@ -10,6 +10,7 @@ only while the run is not active, so nothing fights the auto-refresh.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,9 +27,9 @@ from gandemo.figures import (
     grad_norm_curves,
     loss_curves,
 )
+from gandemo.i18n import t
 from gandemo.losses import LOSSES
 from gandemo.runner import (
-    ACTIVE_STATES,
     DIVERGED,
     ERROR,
     FINISHED,
@@ -44,9 +45,10 @@ from gandemo.targets import TARGETS
 from gandemo.trainer import Trainer
 
 from . import run_session as rs
-from .common import lang, ordinal, tr
+from .common import labeler, lang, ordinal, tr
 
 REFRESH_S = 0.4  # live refresh interval while a run is active
+CURVE_REFRESH_S = 1.2  # history curves redraw at most this often while training (browser CPU)
 FIGURE_KINDS = ("frame", "loss", "grad", "div")
 STATE_ICONS = {
     "ready": ":gray[:material/radio_button_unchecked:]",
@@ -58,16 +60,31 @@ STATE_ICONS = {
     STOPPED: ":gray[:material/stop_circle:]",
     ERROR: ":red[:material/report:]",
 }
-FRAME_HEIGHT = {1: 560, 2: 640}  # px: about the loss + gradient column beside it
-CURVE_HEIGHT = 300
+FRAME_HEIGHT = {1: 480, 2: 640}  # px; 1D spans the page, 2D sits beside the loss/gradient column
+CURVE_HEIGHT = 320
+LIVE_TOP_MARGIN = 20  # px above the legend once the title is drawn outside the figure
+TITLE_SPACE = 40  # px the outside title takes, removed from the figure's height
 EXPORT_WIDTH = {1: 1200, 2: 900}  # px before the PNG scale
 
 
 # A live panel is redrawn in place several times a second; on a busy server a redraw can take
 # longer than Streamlit's "stale" delay, and the default fade (opacity 0.33) would make the
 # charts flicker between grey and colour. Keep the main area opaque while it refreshes.
+#
+# Live charts are double-buffered: a new figure gets a new element id, so Streamlit mounts a new
+# chart and the old one disappears at once, and the slot stays blank until Plotly has drawn
+# (tens to hundreds of ms: a flicker on every refresh). Each panel therefore has two chart slots
+# stacked in one grid cell; the newest figure goes to the slot that is not in front and is
+# raised on top, while the other slot keeps the previous figure (same id: not redrawn) visible
+# underneath until the new one has painted its opaque background.
 PAGE_CSS = """<style>
-section.stMain [data-stale="true"] { opacity: 1 !important; transition: none !important; }
+[data-testid="stMain"] [data-stale="true"] { opacity: 1 !important; transition: none !important; }
+[class*="st-key-panel_"].stVerticalBlock {
+  display: grid !important; grid-template-columns: minmax(0, 1fr);
+}
+[class*="st-key-panel_"].stVerticalBlock > * { grid-area: 1 / 1; width: 100%; min-width: 0; }
+.st-key-status_line p { font-size: 1.25rem; }
+[class*="st-key-title_"] p { font-size: 1.15rem; margin-bottom: -0.5rem; }
 </style>"""
 
 
@@ -95,7 +112,7 @@ def distinct_frames(run: Run) -> list[Snapshot]:
 
 
 def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, code: str):
-    """One of the four panels, exactly as shown (also used for the exports)."""
+    """One of the four panels as a complete, titled figure (the exports use this)."""
     if kind == "frame":
         loss = LOSSES[cfg.loss]
         fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
@@ -109,8 +126,27 @@ def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, c
     return fig
 
 
-def _cached_figure(kind: str, token: tuple, make: Callable[[], go.Figure]) -> go.Figure:
-    """Rebuild a figure only when what it shows changed (queued or slow runs redraw nothing)."""
+def live_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict,
+                code: str) -> tuple[str, go.Figure]:
+    """The panel for the page: its title comes out of the figure (drawn above it by Streamlit,
+    where it wraps), so the legend can sit right above the plot at any column width — inside
+    the figure a legend that wraps onto more rows would run into the title."""
+    fig = build_figure(kind, cfg, snap, hist, code)
+    title = fig.layout.title.text or ""
+    if kind == "div":  # full width: its legend stays on one or two rows under its own title
+        return "", fig
+    fig.update_layout(title_text="", margin_t=LIVE_TOP_MARGIN)
+    fig.update_layout(height=fig.layout.height - TITLE_SPACE)
+    if kind == "frame" and snap.dim == 2:
+        # In a half-width column a horizontal colour bar titled at its side keeps little room
+        # for the bar itself; with the title on top the bar gets the whole length.
+        fig.update_traces(colorbar_title_side="top", selector={"type": "heatmap"})
+    return title, fig
+
+
+def _cached_figure(kind: str, token: tuple, make: Callable[[], Any]) -> Any:
+    """Rebuild a figure only when what it shows changed. An unchanged figure costs the browser
+    nothing: Streamlit resends the same element and Plotly keeps the chart it has."""
     cache = st.session_state.setdefault("_figure_cache", {})
     hit = cache.get(kind)
     if hit is not None and hit[0] == token:
@@ -118,6 +154,51 @@ def _cached_figure(kind: str, token: tuple, make: Callable[[], go.Figure]) -> go
     fig = make()
     cache[kind] = (token, fig)
     return fig
+
+
+def _curve_token(token: tuple, active: bool) -> tuple:
+    """The history curves' cache token, held back while training so that the three curve
+    figures are redrawn together and at most every CURVE_REFRESH_S (browser CPU)."""
+    last = st.session_state.get("_curve_token")
+    now = time.monotonic()
+    if (active and last is not None and last[0][:2] == token[:2]
+            and now - last[1] < CURVE_REFRESH_S):
+        return last[0]
+    st.session_state["_curve_token"] = (token, now)
+    return token
+
+
+def buffered_chart(name: str, fig: go.Figure) -> None:
+    """Draw ``fig`` in panel ``name`` without a blank frame (see PAGE_CSS): the container has key
+    ``panel_<name>`` and its two chart slots ``panel_<name>_0`` / ``panel_<name>_1``."""
+    slots = st.session_state.setdefault("_chart_slots", {}).setdefault(
+        name, {"figs": [None, None], "front": 0})
+    if slots["figs"][slots["front"]] is not fig:
+        slots["front"] = back = 1 - slots["front"]
+        slots["figs"][back] = fig
+    front = slots["front"]
+    with st.container(key=f"panel_{name}", gap=None):
+        for i, slot_fig in enumerate(slots["figs"]):
+            if slot_fig is None:
+                st.empty()
+            else:
+                st.plotly_chart(slot_fig, config=PLOTLY_CONFIG, key=f"panel_{name}_{i}",
+                                theme=None)
+    st.html(f"<style>.st-key-panel_{name}_{front} {{ z-index: 2; }}</style>")
+
+
+def panel(name: str, token: tuple, make: Callable[[], tuple[str, go.Figure]]) -> None:
+    """Title + double-buffered chart of one panel, rebuilt only when ``token`` changed."""
+    title, fig = _cached_figure(name, token, make)
+    if title:
+        with st.container(key=f"title_{name}"):
+            st.markdown(f"**{_md_escape(title)}**")
+    buffered_chart(name, fig)
+
+
+def _md_escape(text: str) -> str:
+    """Plain text for st.markdown: ``p_r … p_g`` must not turn into italics."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|~$" else ch for ch in text)
 
 
 def _hist_token(hist: dict) -> tuple:
@@ -133,26 +214,29 @@ def controls(run: Run | None, cfg: RunConfig | None) -> None:
     active = rs.is_active(run)
     changed = rs.settings_changed(run, cfg)
     paused = run is not None and run.state == PAUSED
+    run_id = run.id if run is not None else None
     cols = st.columns(4)
     cols[0].button(
         tr("ui.controls.restart") if changed else tr("ui.controls.start"), key="start",
         icon=":material/play_arrow:", type="primary", width="stretch",
         disabled=cfg is None or (active and not changed),
-        on_click=rs.on_start, args=(cfg,), help=tr("ui.controls.start.help"),
+        on_click=rs.on_start, args=(cfg, run_id), help=tr("ui.controls.start.help"),
     )
     cols[1].button(
         tr("ui.controls.resume") if paused else tr("ui.controls.pause"), key="pause",
         icon=":material/play_circle:" if paused else ":material/pause:", width="stretch",
-        disabled=not (active or paused), on_click=rs.on_pause, help=tr("ui.controls.pause.help"),
+        disabled=not (active or paused), on_click=rs.on_pause,
+        args=(run_id, "resume" if paused else "pause"), help=tr("ui.controls.pause.help"),
     )
     cols[2].button(
         tr("ui.controls.step"), key="step", icon=":material/skip_next:", width="stretch",
-        disabled=cfg is None or active, on_click=rs.on_step, args=(cfg,),
-        help=tr("ui.controls.step.help"),
+        disabled=cfg is None or active, on_click=rs.on_step,
+        args=(cfg, run_id, run.step if run is not None else 0), help=tr("ui.controls.step.help"),
     )
     cols[3].button(
         tr("ui.controls.reset"), key="reset", icon=":material/restart_alt:", width="stretch",
-        disabled=run is None, on_click=rs.on_reset, help=tr("ui.controls.reset.help"),
+        disabled=run is None, on_click=rs.on_reset, args=(run_id,),
+        help=tr("ui.controls.reset.help"),
     )
     if changed:
         st.warning(tr("ui.controls.changed"), icon=":material/tune:")
@@ -162,7 +246,7 @@ def controls(run: Run | None, cfg: RunConfig | None) -> None:
 
 
 def status_line(run: Run | None, cfg: RunConfig | None) -> str:
-    """``<icon> **state** · step N / TOTAL · R it/s`` (the ``step N / TOTAL`` part is a contract)."""
+    """``<icon> **state** · step N / TOTAL · R it/s``; ``step N / TOTAL`` is a contract."""
     if run is None:
         state, step, total = "ready", 0, cfg.steps if cfg else 0
     else:
@@ -223,7 +307,8 @@ def live_view(run: Run | None, cfg: RunConfig | None) -> None:
 def _draw(run: Run | None, cfg: RunConfig | None) -> None:
     code = lang()
     show_cfg = run.cfg if run is not None else cfg
-    st.markdown(status_line(run, cfg))
+    with st.container(key="status_line"):
+        st.markdown(status_line(run, cfg))
     if show_cfg is not None:
         step = run.step if run is not None else 0
         st.progress(min(1.0, step / max(show_cfg.steps, 1)))
@@ -237,28 +322,45 @@ def _draw(run: Run | None, cfg: RunConfig | None) -> None:
     else:
         snap = run.latest()
         hist = run.history()
-    left, right = st.columns([1.2, 1], gap="medium")
-    with left:
-        if replay:
-            snap = _scrubber(run) or snap
-        run_id = run.id if run is not None else "preview"
-        fig = _cached_figure("frame", (run_id, snap.step, id(snap), code),
-                             lambda: build_figure("frame", show_cfg, snap, hist, code))
-        st.plotly_chart(fig, config=PLOTLY_CONFIG, key="panel_frame", theme=None)
+    run_id = run.id if run is not None else "preview"
+    if replay:
+        snap = _scrubber(run) or snap
+
+    def frame() -> None:
+        panel("frame", (run_id, code, snap.step, id(snap)),
+              lambda: live_figure("frame", show_cfg, snap, hist, code))
+
     has_rows = len(hist.get("step", ())) > 0
-    token = (run.id if run is not None else "preview", *_hist_token(hist), code)
-    with right:
-        if not has_rows:
-            st.info(tr("ui.panels.no_curves"), icon=":material/show_chart:")
-        else:
-            for kind in ("loss", "grad"):
-                fig = _cached_figure(kind, token, lambda k=kind: build_figure(
-                    k, show_cfg, snap, hist, code))
-                st.plotly_chart(fig, config=PLOTLY_CONFIG, key=f"panel_{kind}", theme=None)
+    token = _curve_token((run_id, code, *_hist_token(hist)), rs.is_active(run))
+
+    def curves(kinds: tuple[str, ...]) -> None:
+        for kind in kinds:
+            panel(kind, token, lambda k=kind: live_figure(k, show_cfg, snap, hist, code))
+
+    # 1D: the density plot spans the page; 2D: the square sample plot sits beside the curves.
+    if snap.dim == 1:
+        frame()
     if has_rows:
-        fig = _cached_figure("div", token, lambda: build_figure("div", show_cfg, snap, hist,
-                                                                code))
-        st.plotly_chart(fig, config=PLOTLY_CONFIG, key="panel_div", theme=None)
+        if snap.dim == 1:
+            for col, kind in zip(st.columns(2, gap="medium"), ("loss", "grad"), strict=True):
+                with col:
+                    curves((kind,))
+        else:
+            left, right = st.columns([1.35, 1], gap="medium")
+            with left:
+                frame()
+            with right:
+                curves(("loss", "grad"))
+        curves(("div",))
+    else:
+        if snap.dim == 2:
+            left, right = st.columns([1.35, 1], gap="medium")
+            with left:
+                frame()
+            box = right
+        else:
+            box = st.container()
+        box.info(tr("ui.panels.no_curves"), icon=":material/show_chart:")
     if run is not None and replay:
         export_row(run, snap, hist)
     elif run is not None:
@@ -273,7 +375,7 @@ def _scrubber(run: Run) -> Snapshot | None:
     last = len(frames) - 1
     index = st.select_slider(
         tr("ui.replay.label"), options=list(range(len(frames))), value=last,
-        format_func=lambda i: tr("ui.replay.step", step=frames[i].step),
+        format_func=lambda i, code=lang(): t("ui.replay.step", code, step=frames[i].step),
         key=f"replay_{run.id}_{len(frames)}", help=tr("ui.replay.help"),
     )
     return frames[index]
@@ -294,7 +396,7 @@ def export_row(run: Run, snap: Snapshot, hist: dict) -> None:
     st.markdown(f"**{tr('ui.export.title')}**")
     cols = st.columns([2, 1, 1, 1, 1], vertical_alignment="bottom")
     kind = cols[0].selectbox(tr("ui.export.figure"), FIGURE_KINDS, key="export_figure",
-                             format_func=lambda k: tr(f"ui.export.kind.{k}"))
+                             format_func=labeler("ui.export.kind."))
     base = (cfg.target, cfg.loss, f"seed{cfg.seed}", f"step{snap.step}")
 
     def figure() -> go.Figure:
@@ -312,7 +414,8 @@ def export_row(run: Run, snap: Snapshot, hist: dict) -> None:
     cols[1].download_button(
         "PNG", png, file_name=export.safe_filename(*base, f"{kind}.png"), mime="image/png",
         key="dl_png", on_click="ignore", icon=":material/image:", width="stretch",
-        disabled=not browser, help=tr("ui.export.png.help") if browser else tr("ui.export.no_browser"),
+        disabled=not browser,
+        help=tr("ui.export.png.help") if browser else tr("ui.export.no_browser"),
     )
     cols[2].download_button(
         "HTML", lambda: export.figure_html(figure()),

@@ -13,6 +13,7 @@ the status line and the fragment's refresh interval all see the new state in the
 from __future__ import annotations
 
 import threading
+import time
 
 import streamlit as st
 
@@ -81,6 +82,8 @@ def current_run() -> Run | None:
             add_notice("info", tr("ui.run.link_expired"))
     run = sched.get(run_id)
     if run is None:
+        if st.session_state.get(RUN_KEY) is not None:  # removed by the server (idle, limits)
+            add_notice("info", tr("ui.run.link_expired"))
         st.session_state.pop(RUN_KEY, None)
         if RUN_PARAM in st.query_params:
             del st.query_params[RUN_PARAM]
@@ -132,45 +135,80 @@ def settings_changed(run: Run | None, cfg: RunConfig | None) -> bool:
     return run is not None and cfg is not None and run.cfg != cfg
 
 
-def on_start(cfg: RunConfig) -> None:
+# Each callback gets what the button meant when it was drawn (the run id, the action, the step),
+# so a click on a button drawn for a run that has since been replaced does nothing.
+#
+# One click can also reach a callback twice: with a run_every fragment refreshing, Streamlit
+# 1.67 now and then dispatches a button's callback again in the run after the click (seen
+# 0.01-0.7 s later), with the arguments of the button as redrawn by the first dispatch — a
+# toggle would undo itself (Pause then Resume) and Step would take two steps. A second
+# dispatch of the same button within DEBOUNCE_S of the last one is therefore ignored; no person
+# reads a new label and clicks again that fast.
+DEBOUNCE_S = 1.0
+_CLICKS_KEY = "_control_clicks"
+
+
+def _debounced(button: str) -> bool:
+    """True if ``button`` was handled less than DEBOUNCE_S ago (a duplicate dispatch)."""
+    clicks = st.session_state.setdefault(_CLICKS_KEY, {})
+    now = time.monotonic()
+    if now - clicks.get(button, -DEBOUNCE_S) < DEBOUNCE_S:
+        return True
+    clicks[button] = now
+    return False
+
+
+def _clicked_run(button: str, run_id: str | None) -> tuple[bool, Run | None]:
+    """(is this a click to act on?, the session's run now): not a duplicate dispatch, and the
+    session's run is still the one the button was drawn for."""
+    run = get_scheduler().get(st.session_state.get(RUN_KEY))
+    if (run.id if run is not None else None) != run_id:
+        return False, run
+    return not _debounced(button), run
+
+
+def on_start(cfg: RunConfig, run_id: str | None) -> None:
     """Start: resume the paused run with these settings, else train a new run with them."""
+    same, run = _clicked_run("start", run_id)
+    if not same:
+        return
     clear_notices()
-    sched = get_scheduler()
-    run = sched.get(st.session_state.get(RUN_KEY))
     if run is not None and run.cfg == cfg and run.state in ACTIVE_STATES:
         return
     if run is None or run.cfg != cfg or run.state != PAUSED:
         run = _new_run(cfg)
     if run is not None:
-        sched.start(run)
+        get_scheduler().start(run)
 
 
-def on_pause() -> None:
-    """Pause a running or queued run; resume a paused one (with its own settings)."""
-    sched = get_scheduler()
-    run = sched.get(st.session_state.get(RUN_KEY))
-    if run is None:
+def on_pause(run_id: str | None, action: str) -> None:
+    """``pause`` a running or queued run; ``resume`` a paused one (with its own settings)."""
+    same, run = _clicked_run("pause", run_id)
+    if not same or run is None:
         return
-    if run.state in ACTIVE_STATES:
-        sched.pause(run)
-    elif run.state == PAUSED:
+    if action == "pause" and run.state in ACTIVE_STATES:
+        get_scheduler().pause(run)
+    elif action == "resume" and run.state == PAUSED:
         clear_notices()
-        sched.start(run)
+        get_scheduler().start(run)
 
 
-def on_step(cfg: RunConfig) -> None:
+def on_step(cfg: RunConfig, run_id: str | None, step: int) -> None:
     """One iteration of the paused run, in this thread; without a usable run, of a new one."""
+    same, run = _clicked_run("step", run_id)
+    if not same or (run is not None and run.step != step):
+        return
     clear_notices()
-    sched = get_scheduler()
-    run = sched.get(st.session_state.get(RUN_KEY))
-    if run is None or run.state not in (PAUSED,) + ACTIVE_STATES:
+    if run is None or run.state not in (PAUSED, *ACTIVE_STATES):
         run = _new_run(cfg)
     if run is not None and run.state == PAUSED:
-        sched.step_once(run)
+        get_scheduler().step_once(run)
         run.touch()
 
 
-def on_reset() -> None:
+def on_reset(run_id: str | None) -> None:
     """Remove the run; the page goes back to the untrained preview of the current settings."""
-    clear_notices()
-    _drop_current()
+    same, _ = _clicked_run("reset", run_id)
+    if same:
+        clear_notices()
+        _drop_current()
