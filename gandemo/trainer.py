@@ -308,7 +308,8 @@ class Trainer:
         if self.loss.optimal is not None:
             d_star = self.loss.optimal(p_r_smooth, p_g, self.real_label).astype(float)
             mass = p_r_smooth + p_g
-            d_star[~(mass > DSTAR_MIN_MASS * np.nanmax(mass))] = np.nan  # undefined where 0/0
+            if np.isfinite(mass).any():
+                d_star[~(mass > DSTAR_MIN_MASS * np.nanmax(mass))] = np.nan  # undefined at 0/0
         n = min(DISPLAY_SAMPLES, len(fake))
         return Snapshot(
             step=self.step_count, dim=self.target.dim, axes=self.axes, p_r=self.p_r, p_g=p_g,
