@@ -7,9 +7,11 @@ upper bounds on training throughput; tests/test_load.py measures the real server
     .venv/bin/python bench/load_bench.py                 # 1, 10, 30 sessions, 10 s each
     .venv/bin/python bench/load_bench.py --sessions 1 8 --seconds 5 --target ring8 --json
 
-Per step count N it prints: total steps/s, steps/s per session (mean over all N, and over the
-ones training), how many trained / waited in line, and the process's threads before the runs,
-while they train, after they are removed, and after the scheduler is shut down.
+Per session count N it prints: total steps/s; the CPUs the process used meanwhile and steps per
+CPU-second (robust on a shared machine, where wall-clock rates depend on the neighbours); steps/s
+per session (mean over all N, over the ones training, and the slowest); how many trained /
+waited in line; and the process's threads before the runs, while they train, after they are
+removed, and after the scheduler is shut down.
 Limits come from the GANDEMO_* environment variables, as on the server (see docs/deploy.md).
 """
 
@@ -31,6 +33,11 @@ from gandemo.config import RunConfig  # noqa: E402
 from gandemo.runner import RUNNING, Limits, Scheduler  # noqa: E402
 
 
+def _cpu_s() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
 def _threads() -> dict[str, int]:
     return {"python": threading.active_count(), "os": psutil.Process().num_threads()}
 
@@ -47,6 +54,7 @@ def measure(n: int, seconds: float, warmup: float, cfg: RunConfig, limits: Limit
             r.touch()
         time.sleep(0.2)
     start_steps = [r.step for r in runs]
+    cpu0 = _cpu_s()
     t0 = time.monotonic()
     during = _threads()
     end = t0 + seconds
@@ -55,6 +63,7 @@ def measure(n: int, seconds: float, warmup: float, cfg: RunConfig, limits: Limit
             r.touch()
         time.sleep(0.2)
     dt = time.monotonic() - t0
+    cpu = _cpu_s() - cpu0
     steps = [r.step - s for r, s in zip(runs, start_steps)]
     training = [r for r in runs if r.state == RUNNING]
     rss = psutil.Process().memory_info().rss / 2**20
@@ -69,6 +78,8 @@ def measure(n: int, seconds: float, warmup: float, cfg: RunConfig, limits: Limit
     return {
         "sessions": n,
         "total_steps_per_s": round(total, 1),
+        "cpu_s_per_s": round(cpu / dt, 2),
+        "steps_per_cpu_s": round(sum(steps) / cpu, 1) if cpu > 0 else None,
         "per_session_steps_per_s": round(total / n, 1),
         "per_training_session_steps_per_s": round(sum(moving) / dt / max(len(moving), 1), 1),
         "slowest_training_session_steps_per_s": round(min(moving, default=0) / dt, 1),
@@ -103,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# in-process Scheduler: workers={limits.workers} max_running={limits.max_running} "
           f"slice={limits.slice_s}s target={args.target}; {os.cpu_count()} CPUs, "
           f"load average {load:.2f} at start")
-    print(f"{'sessions':>8} {'total it/s':>10} {'per session':>11} {'per training':>12} "
+    print(f"{'sessions':>8} {'total it/s':>10} {'CPUs used':>9} {'it/CPU-s':>8} "
+          f"{'per session':>11} {'per training':>12} "
           f"{'slowest':>8} {'train/wait':>10} {'threads before/during/after/shutdown':>36} "
           f"{'RSS MB':>7}")
     results = []
@@ -112,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         th = (f"{r['threads_before']['os']}/{r['threads_during']['os']}/"
               f"{r['threads_after_remove']['os']}/{r['threads_after_shutdown']['os']}")
-        print(f"{n:>8} {r['total_steps_per_s']:>10.1f} {r['per_session_steps_per_s']:>11.1f} "
+        print(f"{n:>8} {r['total_steps_per_s']:>10.1f} {r['cpu_s_per_s']:>9.2f} "
+              f"{r['steps_per_cpu_s'] or 0:>8.1f} {r['per_session_steps_per_s']:>11.1f} "
               f"{r['per_training_session_steps_per_s']:>12.1f} "
               f"{r['slowest_training_session_steps_per_s']:>8.1f} "
               f"{r['training']:>4}/{r['waiting']:<5} {th:>36} {r['rss_mb_during']:>7.0f}",

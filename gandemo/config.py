@@ -114,6 +114,12 @@ def _choices(f) -> tuple | None:
     return c() if callable(c) else c
 
 
+def _show(value) -> str:
+    """repr of a user value, cut short: messages stay one readable line whatever came in."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _allowed(f) -> str:
     """What a numeric field accepts, for messages: 'an integer in [1, 100]'."""
     kind = "an integer" if type(f.default) is int else "a number"
@@ -129,20 +135,20 @@ def _check(f, value) -> None:
     choices = _choices(f)
     if choices is not None:
         if value not in choices:
-            raise ConfigError(f.name, f"must be one of {', '.join(choices)}; got {value!r}")
+            raise ConfigError(f.name, f"must be one of {', '.join(choices)}; got {_show(value)}")
         return
     kind = type(f.default) if f.default is not None else float
     if kind is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f.name, f"must be true or false; got {value!r}")
+            raise ConfigError(f.name, f"must be true or false; got {_show(value)}")
         return
     lo, hi = meta["lo"], meta["hi"]
     allowed = _allowed(f)
     ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type:
-        raise ConfigError(f.name, f"must be {allowed}; got {value!r}")
+        raise ConfigError(f.name, f"must be {allowed}; got {_show(value)}")
     if not math.isfinite(value) or not lo <= value <= hi:
-        raise ConfigError(f.name, f"must be {allowed}; got {value!r}")
+        raise ConfigError(f.name, f"must be {allowed}; got {_show(value)}")
 
 
 def field_specs() -> dict[str, dict[str, Any]]:
@@ -172,7 +178,7 @@ def _coerce(f, value):
             number = float(text)
         except (KeyError, ValueError):
             what = "true or false" if kind is bool else _allowed(f)
-            raise ConfigError(f.name, f"cannot read {value!r}: must be {what}") from None
+            raise ConfigError(f.name, f"cannot read {_show(value)}: must be {what}") from None
         value = number
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
@@ -188,7 +194,7 @@ def from_dict(data: dict[str, Any]) -> RunConfig:
     known = {f.name: f for f in fields(RunConfig)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(unknown[0], f"unknown setting; allowed: {', '.join(known)}")
+        raise ConfigError(unknown[0][:60], f"unknown setting; allowed: {', '.join(known)}")
     return RunConfig(**{k: _coerce(known[k], v) for k, v in data.items()})
 
 
@@ -201,6 +207,8 @@ def from_json(text: str) -> RunConfig:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
+    except (RecursionError, ValueError):  # absurd nesting, numbers of thousands of digits
+        raise ConfigError("config", "not a config file (nested too deep or huge numbers)") from None
     return from_dict(data)
 
 

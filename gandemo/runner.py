@@ -177,7 +177,7 @@ class Run:
     def train_slice(self, budget_s: float, max_steps: int | None = None) -> int:
         """Train about ``budget_s`` seconds (or ``max_steps``); publish at ≤ fps. Returns steps."""
         t0 = time.monotonic()
-        n = 0
+        n, due = 0, False
         with self.train_lock:
             tr = self.trainer
             try:
@@ -185,11 +185,13 @@ class Run:
                     tr.step()
                     n += 1
                     now = time.monotonic()
-                    if now - self._last_publish >= 1.0 / self.limits.fps:
+                    due = now - self._last_publish >= 1.0 / self.limits.fps
+                    if due:
                         self.publish()
                     if now - t0 >= budget_s or (max_steps is None and self.state != RUNNING):
                         break
-                self.publish()
+                if not due or tr.done or max_steps is not None:  # the last state is visible
+                    self.publish()
             except Exception as exc:  # a bug or a torch error must not kill the worker
                 self.state, self.message = ERROR, f"training error at step {tr.step_count}: {exc}"
                 return n
