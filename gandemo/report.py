@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,11 @@ import torch
 from . import export
 from .compare import Comparison
 from .config import RunConfig, to_dict, to_json
-from .figures import comparison_grid
+from .figures import LOG_AXIS, _layout, _variant_curves, comparison_grid
+from .i18n import t
+from .losses import get_loss
+from .snapshot import Snapshot
+from .targets import get_target
 from .trainer import Trainer
 
 SAMPLE_COUNT = 4000
@@ -50,49 +54,141 @@ def caption(configs: Sequence[RunConfig], labels: Sequence[str], steps: int) -> 
 
 def comparison_figure(trainers: Sequence[Trainer], labels: Sequence[str], lang: str = "en"):
     """The report figure of several trainers (one panel each plus overlaid curves)."""
-    frames = [(label, tr.snapshot()) for label, tr in zip(labels, trainers)]
-    target = trainers[0].target
-    steps = max(tr.step_count for tr in trainers)
-    return comparison_grid(
-        frames,
+    return comparison_figure_from(
+        [(label, tr.snapshot()) for label, tr in zip(labels, trainers)],
         {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)},
-        d_labels={label: tr.loss.output_label for label, tr in zip(labels, trainers)},
-        d_ranges={label: tr.loss.output_range for label, tr in zip(labels, trainers)},
-        bounds=target.bounds,
-        caption=caption([tr.cfg for tr in trainers], labels, steps),
+        [tr.cfg for tr in trainers], lang)
+
+
+def comparison_figure_from(frames: Sequence[tuple[str, Snapshot]],
+                           histories: Mapping[str, Mapping[str, np.ndarray]],
+                           configs: Sequence[RunConfig], lang: str = "en") -> go.Figure:
+    """The report figure from published data: ``frames`` = [(label, Snapshot)] in variant order,
+    ``histories`` = {label: history arrays}, ``configs`` the variants' configs in that order
+    (what a live ``ComparisonRun`` offers; ``comparison_figure`` feeds it from trainers)."""
+    labels = [label for label, _ in frames]
+    losses = [get_loss(c.loss) for c in configs]
+    steps = max((snap.step for _, snap in frames), default=0)
+    return comparison_grid(
+        frames, histories,
+        d_labels={label: loss.output_label for label, loss in zip(labels, losses)},
+        d_ranges={label: loss.output_range for label, loss in zip(labels, losses)},
+        bounds=get_target(configs[0].target).bounds,
+        caption=caption(configs, labels, steps),
         lang=lang,
     )
+
+
+def variant_curve_figures(histories: Mapping[str, Mapping[str, np.ndarray]],
+                          labels: Sequence[str], titles: Sequence[str], lang: str = "en",
+                          height: int = 340) -> list[go.Figure]:
+    """The grid's bottom row as three figures (JS with ln 2 | W1 | ‖∇θ_G‖ on a log axis), every
+    variant overlaid in its ``VARIANT_COLORS`` colour, no legend (the tiles' titles carry the
+    colours). ``titles``: the three figure titles."""
+    figs = []
+    grads = np.concatenate([np.asarray(h.get("g_grad_norm", ()), dtype=float)
+                            for h in histories.values()] or [np.zeros(0)])
+    grads = grads[np.isfinite(grads) & (grads > 0)]
+    log_axis = dict(LOG_AXIS)
+    if grads.size and np.log10(grads.max() / grads.min()) >= 2:
+        log_axis["dtick"] = 1  # whole decades only: minor 2/5 labels crowd a narrow chart
+    for j, traces in enumerate(_variant_curves(histories, list(labels), lang)):
+        traces = [{**tr, "showlegend": False} for tr in traces]
+        layout = _layout(titles[j], height, [])
+        layout.update(showlegend=False, hovermode="x unified",
+                      xaxis={"title": {"text": t("fig.axis.step", lang)}},
+                      yaxis=log_axis if j == 2 else {})
+        layout["margin"].update(t=48, l=60, r=20)
+        figs.append(go.Figure(data=traces, layout=layout))
+    return figs
 
 
 def summary_rows(trainers: Sequence[Trainer], labels: Sequence[str],
                  w1_threshold: float = 0.2) -> pd.DataFrame:
     """Final and best JS/W1, modes, first logged step with W1 < threshold, divergence, speed."""
+    return summary_from_histories(
+        {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)},
+        [tr.cfg for tr in trainers], labels, w1_threshold,
+        steps=[tr.step_count for tr in trainers],
+        diverged_at=[tr.diverged_at for tr in trainers],
+        iters_per_s=[tr.step_count / tr._wall if tr._wall > 0 else float("nan")
+                     for tr in trainers])
+
+
+_TRAIN_SCALARS = ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm")
+
+
+def history_diverged_at(h: Mapping[str, np.ndarray]) -> int | None:
+    """The step a run diverged at, read from its history (the trainer logs a row with a
+    non-finite loss or gradient at that step and stops), None if it did not."""
+    steps = np.asarray(h.get("step", ()), dtype=float)
+    if not len(steps):
+        return None
+    bad = np.zeros(len(steps), dtype=bool)
+    for col in _TRAIN_SCALARS:
+        if col in h:
+            bad |= ~np.isfinite(np.asarray(h[col], dtype=float))
+    hits = np.flatnonzero(bad)
+    return int(steps[hits[0]]) if len(hits) else None
+
+
+def summary_from_histories(histories: Mapping[str, Mapping[str, np.ndarray]],
+                           configs: Sequence[RunConfig], labels: Sequence[str],
+                           w1_threshold: float = 0.2, *,
+                           steps: Sequence[int] | None = None,
+                           diverged_at: Sequence[int | None] | None = None,
+                           iters_per_s: Sequence[float] | None = None) -> pd.DataFrame:
+    """``summary_rows`` from published histories (a live ``ComparisonRun``): one row per label.
+    Without the optional per-variant values, ``steps`` is the last logged step, ``diverged_at``
+    comes from ``history_diverged_at`` and ``iters_per_s`` from the logged wall time."""
     rows = []
-    for label, tr in zip(labels, trainers):
-        h = tr.history.as_arrays()
-        js, w1, steps = h["js"], h["w1"], h["step"]
+    for i, (label, cfg) in enumerate(zip(labels, configs)):
+        h = histories.get(label) or {}
+        col = {c: np.asarray(h.get(c, ()), dtype=float) for c in ("step", "js", "w1",
+                                                                 "modes_covered", "wall_s")}
+        js, w1, logged = col["js"], col["w1"], col["step"]
         below = np.flatnonzero(w1 < w1_threshold)
         finite_js, finite_w1 = js[np.isfinite(js)], w1[np.isfinite(w1)]
+        modes = col["modes_covered"][np.isfinite(col["modes_covered"])]
         last_valid = lambda a: float(a[-1]) if len(a) else float("nan")  # noqa: E731
+        last_step = int(logged[-1]) if len(logged) else 0
+        wall = last_valid(col["wall_s"])
+        target = get_target(cfg.target)
         rows.append({
-            "variant": label, "loss": tr.cfg.loss, "d_steps": tr.cfg.d_steps,
-            "d_width": tr.cfg.d_width, "lr_d": tr.cfg.lr_d, "steps": tr.step_count,
+            "variant": label, "loss": cfg.loss, "d_steps": cfg.d_steps,
+            "d_width": cfg.d_width, "lr_d": cfg.lr_d,
+            "steps": steps[i] if steps is not None else last_step,
             "final_js": last_valid(finite_js), "best_js": float(finite_js.min(initial=np.inf)),
             "final_w1": last_valid(finite_w1), "best_w1": float(finite_w1.min(initial=np.inf)),
-            "modes_covered": last_valid(h["modes_covered"][np.isfinite(h["modes_covered"])]),
-            "n_modes": len(tr.target.modes) if tr.target.modes is not None else float("nan"),
-            "steps_to_w1": int(steps[below[0]]) if len(below) else None,
-            "diverged_at": tr.diverged_at,
-            "iters_per_s": tr.step_count / tr._wall if tr._wall > 0 else float("nan"),
+            "modes_covered": last_valid(modes),
+            "n_modes": len(target.modes) if target.modes is not None else float("nan"),
+            "steps_to_w1": int(logged[below[0]]) if len(below) else None,
+            "diverged_at": (diverged_at[i] if diverged_at is not None
+                            else history_diverged_at(h)),
+            "iters_per_s": (iters_per_s[i] if iters_per_s is not None
+                            else last_step / wall if wall > 0 else float("nan")),
         })
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
 def long_metrics(trainers: Sequence[Trainer], labels: Sequence[str]) -> str:
     """metrics.csv of a comparison: the history of every variant with a ``variant`` column."""
-    parts = [export.history_csv(tr.history.as_arrays(), {"variant": label})
-             for label, tr in zip(labels, trainers)]
+    return long_metrics_from_histories(
+        {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)}, labels)
+
+
+def long_metrics_from_histories(histories: Mapping[str, Mapping[str, np.ndarray]],
+                                labels: Sequence[str]) -> str:
+    """``long_metrics`` from published histories: a row per variant and logged step."""
+    parts = [export.history_csv(histories.get(label) or {}, {"variant": label})
+             for label in labels]
     return parts[0] + "".join(p.split("\n", 1)[1] for p in parts[1:])
+
+
+def comparison_config_json(configs: Sequence[RunConfig], labels: Sequence[str]) -> str:
+    """config.json of a comparison: ``{"variants": [{"label": …, <every RunConfig field>}]}``."""
+    return json.dumps({"variants": [{"label": lb, **to_dict(c)} for lb, c in zip(labels, configs)]},
+                      indent=2, ensure_ascii=False)
 
 
 def write_figure(fig: go.Figure, out: Path, width: int = 1600) -> None:
@@ -137,9 +233,7 @@ def write_comparison(configs: Sequence[RunConfig], out: Path, lang: str = "en") 
     comp = Comparison(list(configs))
     comp.run()
     trainers, labels = comp.trainers, comp.labels
-    (out / "config.json").write_text(json.dumps(
-        {"variants": [{"label": lb, **to_dict(c)} for lb, c in zip(labels, configs)]},
-        indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "config.json").write_text(comparison_config_json(configs, labels), encoding="utf-8")
     (out / "metrics.csv").write_text(long_metrics(trainers, labels))
     summary = summary_rows(trainers, labels)
     summary.to_csv(out / "summary.csv", index=False)

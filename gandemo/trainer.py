@@ -27,7 +27,7 @@ from .targets import get_target
 
 DISPLAY_SAMPLES = 300  # samples drawn in a frame
 GRID_POINTS = {1: 400, 2: 64}  # grid per axis for densities and D(x)
-DSTAR_MIN_MASS = 1e-3  # D* = p_r/(p_r+p_g) is drawn only where p_r+p_g exceeds this share of its max
+DSTAR_MIN_MASS = 1e-3  # D* = p_r/(p_r+p_g) is drawn only where p_r+p_g > this share of its max
 
 
 def make_optimizer(name: str, params, lr: float, beta1: float, beta2: float):

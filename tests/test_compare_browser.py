@@ -1,0 +1,143 @@
+"""The Compare page in a real browser: a 4 losses × 2 strengths grid streams live on bimodal and
+on ring8, the report PNG downloads, screenshots go to test-artifacts/compare/.
+
+Runs against the real server (``streamlit_server``) in Debian's Chromium (``chromium``), both from
+conftest. Every wait is a bounded poll on what the page shows; nothing asserts on speed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+from conftest import full_page_screenshot, wait_for_app
+from playwright.sync_api import Error as PlaywrightError
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # 8 variants on a busy machine
+
+STATUS = re.compile(r"step (\d+) / (\d+)")
+WAIT_MS = 240_000  # generous: the machine may be busy
+LOSSES = ("minimax", "nonsaturating", "wgan-gp", "hinge")
+LEVELS = ("weak", "strong")
+
+
+@pytest.fixture()
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture()
+def shots(artifacts_dir):
+    out = artifacts_dir / "compare"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def query(target: str, steps: int) -> str:
+    parts = [f"cmp_target={target}", f"cmp_steps={steps}"]
+    parts += [f"cmp_losses={loss}" for loss in LOSSES] + [f"cmp_levels={lv}" for lv in LEVELS]
+    return "?" + "&".join(parts)
+
+
+def open_compare(page, base: str, q: str) -> None:
+    page.goto(f"{base}/compare{q}")
+    wait_for_app(page, WAIT_MS)
+    page.get_by_text(STATUS).first.wait_for(timeout=WAIT_MS)
+
+
+def status_step(page) -> int:
+    line = page.locator(".st-key-cmp_status [data-testid='stMarkdownContainer']").first
+    match = STATUS.search(line.inner_text(timeout=WAIT_MS))
+    assert match, "no status line"
+    return int(match.group(1))
+
+
+def wait_step(page, above: int, timeout_s: float = WAIT_MS / 1000) -> int:
+    deadline = time.monotonic() + timeout_s
+    step = status_step(page)
+    while step <= above and time.monotonic() < deadline:
+        page.wait_for_timeout(150)
+        step = status_step(page)
+    assert step > above, f"the status line stayed at step {step}"
+    return step
+
+
+def button(page, key: str):
+    return page.locator(f".st-key-{key}").get_by_role("button").first
+
+
+def chart_png(page, panel: str) -> bytes:
+    """Pixels of one live chart (re-mounted on refresh: retry while it is replaced)."""
+    chart = page.locator(f".st-key-panel_{panel} .js-plotly-plot").last
+    for _ in range(60):
+        try:
+            chart.wait_for(timeout=WAIT_MS)
+            return chart.screenshot(timeout=3000, animations="disabled")
+        except PlaywrightError:
+            pass
+        page.wait_for_timeout(100)
+    raise AssertionError(f"chart {panel} never settled long enough to be captured")
+
+
+def wait_changed(page, panel: str, before: bytes, timeout_s: float = WAIT_MS / 1000) -> None:
+    """Poll one chart's pixels until they differ from ``before``."""
+    deadline = time.monotonic() + timeout_s
+    while chart_png(page, panel) == before:
+        assert time.monotonic() < deadline, f"chart {panel} did not change while training"
+        page.wait_for_timeout(500)
+
+
+def test_bimodal_grid_streams_and_exports(page, streamlit_server, shots):
+    open_compare(page, streamlit_server, query("bimodal", 20000))
+    assert status_step(page) == 0
+    assert "(8)" in page.locator("[data-testid='stExpander']").first.inner_text()
+    button(page, "cmp_start").click()
+    first = wait_step(page, 0)
+    tile, curve = chart_png(page, "cmp_tile_0"), chart_png(page, "cmp_curve_1")
+    later = wait_step(page, first + 30)  # keeps counting without any interaction
+    assert page.locator("[class*='st-key-panel_cmp_tile_']").count() >= 8
+    wait_changed(page, "cmp_tile_0", tile)
+    wait_changed(page, "cmp_curve_1", curve)
+    assert chart_png(page, "cmp_tile_7") is not None
+    assert later > first and "cmp=" in page.url
+    page.wait_for_timeout(800)
+    full_page_screenshot(page, shots / "compare_bimodal_4x2.png")
+
+    button(page, "cmp_pause").click()
+    page.get_by_text(re.compile(r"Paused")).first.wait_for(timeout=WAIT_MS)
+    png_button = page.locator(".st-key-cmp_dl_png").get_by_role("button").first
+    png_button.wait_for(timeout=WAIT_MS)
+    stated = page.get_by_text(re.compile(r"\d+ × \d+ px")).first.inner_text()
+    width, height = map(int, re.search(r"(\d+) × (\d+) px", stated).groups())
+    with page.expect_download(timeout=WAIT_MS) as info:
+        png_button.click()
+    download = info.value
+    assert re.fullmatch(r"compare_bimodal_seed0_step\d+_grid\.png", download.suggested_filename)
+    path = shots / "compare_bimodal_report.png"
+    download.save_as(path)
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(path.read_bytes())).size == (width, height)
+    full_page_screenshot(page, shots / "compare_bimodal_paused.png")
+    button(page, "cmp_reset").click()
+    page.get_by_text(re.compile(r"step 0 / 20000")).first.wait_for(timeout=WAIT_MS)
+
+
+def test_ring8_grid(page, streamlit_server, shots):
+    open_compare(page, streamlit_server, query("ring8", 20000))
+    button(page, "cmp_start").click()
+    wait_step(page, 60)
+    assert page.locator("[class*='st-key-panel_cmp_tile_']").count() >= 8
+    page.wait_for_timeout(800)
+    full_page_screenshot(page, shots / "compare_ring8_4x2.png")
+    button(page, "cmp_pause").click()
+    page.locator(".st-key-cmp_dl_zip").first.wait_for(timeout=WAIT_MS)
+    with page.expect_download(timeout=WAIT_MS) as info:
+        page.locator(".st-key-cmp_dl_png").get_by_role("button").first.click()
+    info.value.save_as(shots / "compare_ring8_report.png")
+    button(page, "cmp_reset").click()

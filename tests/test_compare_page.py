@@ -1,0 +1,230 @@
+"""The Compare page through AppTest (widgets, Start/Reset, the 12-variant cap, Chinese) and its
+report export (PNG size as stated on the page, CSV rows per variant and logged step).
+
+AppTest runs app.py (the st.navigation router) and switches to pages/compare.py; there is no
+auto-refresh, so tests wait on the run object and rerun. Every test shuts the scheduler down.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gandemo import export, report
+from gandemo.i18n import t
+from gandemo.runner import ACTIVE_STATES, FINISHED, MAX_VARIANTS, ComparisonRun, get_scheduler
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+STATUS = re.compile(r"step (\d+) / (\d+)")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+BUTTONS = ("cmp_start", "cmp_pause", "cmp_reset")
+
+
+def wait_until(predicate, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture()
+def at(apptest_navigation):
+    """A fresh session on the Compare page; afterwards every run is stopped, workers gone."""
+    app = AppTest.from_file(APP, default_timeout=60)
+    yield app
+    get_scheduler().shutdown()
+    alive = [th.name for th in threading.enumerate() if th.name.startswith("gandemo-worker")]
+    assert not alive, alive
+
+
+def open_compare(at: AppTest, **params: str) -> AppTest:
+    at.query_params.update(params)
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def status(at: AppTest) -> tuple[str, int, int]:
+    for md in at.markdown:
+        m = STATUS.search(md.value)
+        if m:
+            return md.value, int(m.group(1)), int(m.group(2))
+    raise AssertionError("no status line with 'step N / TOTAL'")
+
+
+def choose(at: AppTest, losses, levels, steps: int = 40, target: str | None = None) -> AppTest:
+    at.multiselect(key="cmp_losses").set_value(list(losses))
+    at.multiselect(key="cmp_levels").set_value(list(levels))
+    at.number_input(key="cmp_steps").set_value(steps)
+    if target:
+        at.selectbox(key="cmp_target").set_value(target)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def the_run(at: AppTest) -> ComparisonRun:
+    run = get_scheduler().get(at.session_state["cmp_run_id"])
+    assert isinstance(run, ComparisonRun)
+    return run
+
+
+def test_widgets_and_status_line(at):
+    open_compare(at)
+    assert at.title[0].value == t("cmp.title", "en")
+    for key in BUTTONS:
+        assert at.button(key=key) is not None
+    assert at.button(key="cmp_start").disabled is False
+    assert at.button(key="cmp_pause").disabled and at.button(key="cmp_reset").disabled
+    assert at.selectbox(key="cmp_target").value == "bimodal"
+    assert at.selectbox(key="cmp_preset").value == ""
+    assert {"minimax", "nonsaturating", "wgan-gp", "hinge"} <= set(
+        at.multiselect(key="cmp_losses").options)
+    assert len(at.multiselect(key="cmp_levels").options) == 4
+    for key in ("cmp_seed", "cmp_steps", "cmp_batch", "cmp_w1"):
+        assert at.number_input(key=key) is not None
+    line, step, total = status(at)
+    assert step == 0 and total == at.number_input(key="cmp_steps").value and "Ready" in line
+    # every strength level is shown with the k, D width and lr ratio it sets
+    ladder = next(md.value for md in at.markdown if "lr_D =" in md.value)
+    for level in ("weak", "balanced", "strong", "overwhelming"):
+        assert level in ladder
+    assert "k = 20 · D width 128 · lr_D = 4 × lr_G = 0.0008" in ladder
+
+
+def test_two_losses_by_two_levels_start_a_four_variant_run(at):
+    open_compare(at)
+    choose(at, ["minimax", "wgan-gp"], ["weak", "strong"], steps=40)
+    assert t("cmp.variants.title", "en", n=4) in [e.label for e in at.expander]
+    at.button(key="cmp_start").click().run()
+    assert not at.exception
+    run = the_run(at)
+    assert len(run.labels) == 4 and len(set(run.labels)) == 4
+    configs = run.comparison.configs
+    assert {c.seed for c in configs} == {0} and {c.loss for c in configs} == {"minimax", "wgan-gp"}
+    assert sorted({c.d_steps for c in configs}) == [1, 5]
+    assert at.query_params["cmp"] in (run.id, [run.id])
+    assert wait_until(lambda: run.state == FINISHED)
+    at.run()
+    line, step, total = status(at)
+    assert (step, total) == (40, 40) and "Finished" in line
+    assert len(at.get("plotly_chart")) >= 4 + 3  # 4 tiles + 3 curve charts (double-buffered)
+    keys = {d.key for d in at.get("download_button")}
+    assert {"cmp_dl_png", "cmp_dl_svg", "cmp_dl_html", "cmp_dl_metrics", "cmp_dl_summary",
+            "cmp_dl_config", "cmp_dl_zip"} <= keys
+    summary = at.dataframe[-1].value
+    assert len(summary) == 4
+
+
+def test_more_than_twelve_variants_is_a_message_not_a_crash(at):
+    open_compare(at)
+    losses = at.multiselect(key="cmp_losses").options[:4]
+    choose(at, losses, ["weak", "balanced", "strong", "overwhelming"])  # 16 variants
+    assert not at.exception
+    assert any(f"{MAX_VARIANTS}" in e.value and "16" in e.value for e in at.error)
+    assert at.button(key="cmp_start").disabled
+    choose(at, losses, ["weak"])
+    assert not at.error and not at.button(key="cmp_start").disabled
+
+
+def test_reset_removes_the_run(at):
+    open_compare(at)
+    choose(at, ["nonsaturating", "hinge"], ["balanced"], steps=5000)
+    at.button(key="cmp_start").click().run()
+    run = the_run(at)
+    assert run.state in ACTIVE_STATES
+    at.button(key="cmp_pause").click().run()
+    assert run.state == "paused"
+    at.button(key="cmp_reset").click().run()
+    assert not at.exception
+    assert get_scheduler().get(run.id) is None
+    assert "cmp_run_id" not in at.session_state
+    _, step, _ = status(at)
+    assert step == 0 and at.button(key="cmp_reset").disabled
+
+
+def test_preset_loads_its_variants(at):
+    open_compare(at)
+    at.selectbox(key="cmp_preset").set_value("d-strength").run()
+    assert not at.exception
+    assert at.selectbox(key="cmp_target").value == "ring8"
+    assert t("cmp.variants.title", "en", n=3) in [e.label for e in at.expander]
+
+
+def test_chinese_labels(at):
+    open_compare(at, lang="zh")
+    assert CJK.search(at.title[0].value)
+    assert at.button(key="cmp_start").label == t("cmp.controls.start", "zh")
+    assert at.button(key="cmp_reset").label == t("cmp.controls.reset", "zh")
+    assert at.multiselect(key="cmp_losses").label == t("cmp.losses.label", "zh")
+    line, step, _ = status(at)
+    assert step == 0 and t("cmp.state.ready", "zh") in line
+
+
+# --------------------------------------------------------------------------- report export
+
+
+def test_report_png_size_and_csv_rows(at):
+    if export.find_browser() is None:
+        pytest.skip("PNG export needs Chromium")
+    open_compare(at)
+    choose(at, ["minimax", "hinge"], ["weak", "strong"], steps=30)
+    at.button(key="cmp_start").click().run()
+    run = the_run(at)
+    assert wait_until(lambda: run.state == FINISHED)
+    at.run()
+    stated = next(c.value for c in at.caption if "PNG" in c.value)
+    width, height = map(int, re.search(r"(\d+) × (\d+) px", stated).groups())
+
+    frames, hist = run.latest(), run.history()
+    configs, labels = run.comparison.configs, run.labels
+    fig = report.comparison_figure_from(frames, hist, configs, "en")
+    from PIL import Image
+
+    png = export.figure_png(fig, width=1600, scale=2)
+    assert Image.open(io.BytesIO(png)).size == (width, height)
+
+    summary = pd.read_csv(io.StringIO(report.summary_from_histories(
+        hist, configs, labels, 0.2).to_csv(index=False)))
+    assert list(summary["variant"]) == labels
+    assert summary["final_w1"].notna().all()
+    metrics = pd.read_csv(io.StringIO(report.long_metrics_from_histories(hist, labels)))
+    for label in labels:
+        assert list(metrics[metrics["variant"] == label]["step"]) == list(hist[label]["step"])
+    assert len(metrics) == sum(len(hist[lb]["step"]) for lb in labels)
+    cfg = json.loads(report.comparison_config_json(configs, labels))
+    assert [v["label"] for v in cfg["variants"]] == labels
+    bundle = export.bundle_zip({"figure.png": png, "summary.csv": "a", "metrics.csv": "b"})
+    assert set(zipfile.ZipFile(io.BytesIO(bundle)).namelist()) == {
+        "figure.png", "summary.csv", "metrics.csv"}
+
+
+def test_summary_from_histories_matches_summary_rows():
+    """The page's summary (published histories) equals the CLI's (trainers)."""
+    from gandemo.compare import Comparison
+    from gandemo.config import RunConfig
+
+    configs = [RunConfig(target="ring8", loss=loss, steps=20, log_every=5, seed=3)
+               for loss in ("nonsaturating", "hinge")]
+    comp = Comparison(configs)
+    comp.run()
+    a = report.summary_rows(comp.trainers, comp.labels)
+    hist = {lb: tr.history.as_arrays() for lb, tr in zip(comp.labels, comp.trainers)}
+    b = report.summary_from_histories(hist, configs, comp.labels)
+    cols = ["variant", "steps", "final_js", "best_js", "final_w1", "best_w1", "modes_covered",
+            "n_modes", "steps_to_w1", "diverged_at"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert report.long_metrics(comp.trainers, comp.labels) == \
+        report.long_metrics_from_histories(hist, comp.labels)
