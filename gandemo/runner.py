@@ -37,6 +37,9 @@ FINISHED, DIVERGED, STOPPED, ERROR = "finished", "diverged", "stopped", "error"
 ACTIVE_STATES = (RUNNING, QUEUED)
 RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_VARIANTS = 12  # variants in one comparison
+VIEWERS_AT_BASE = 4  # watched runs the live views refresh at full rate for
+VIEWER_WINDOW_S = 5.0  # a run touched this recently counts as watched
+MAX_REFRESH_S = 2.0  # slowest live refresh under load
 
 
 def _env_int(name: str, default: int) -> int:
@@ -382,6 +385,14 @@ class Scheduler:
         run = self.runs.get(run_id)
         if run is not None:
             run.detached_at = time.monotonic()
+
+    def refresh_interval(self, base: float, now: float | None = None) -> float:
+        """Live-view refresh period under load: ``base`` while at most VIEWERS_AT_BASE runs are
+        being watched (touched in the last few seconds), growing in proportion beyond that, up to
+        MAX_REFRESH_S. Redrawing pages, not training, is what a full classroom costs the server."""
+        now = time.monotonic() if now is None else now
+        viewers = sum(now - r.last_seen < VIEWER_WINDOW_S for r in list(self.runs.values()))
+        return min(MAX_REFRESH_S, max(base, base * viewers / VIEWERS_AT_BASE))
 
     def position(self, run: Run) -> int | None:
         """1-based place in the line, or None when not queued."""

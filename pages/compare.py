@@ -444,7 +444,7 @@ def summary_table(run, frames, hist: dict, threshold: float, code: str) -> None:
 def live_view(run, configs: list[RunConfig]) -> None:
     """ONE top-level fragment, refreshing while the comparison trains or waits in line."""
     active = run is not None and run.state in ACTIVE_STATES
-    every = REFRESH_S if active else None
+    every = get_scheduler().refresh_interval(REFRESH_S) if active else None
 
     @st.fragment(run_every=every)
     def live() -> None:

@@ -186,3 +186,19 @@ def test_limits_refuse_an_absurd_size_naming_the_setting():
     with pytest.raises(ConfigError, match="steps"):
         sched.create(RunConfig(steps=200_000))
     assert sched.runs == {}
+
+
+def test_live_refresh_slows_down_only_under_classroom_load():
+    from gandemo.runner import MAX_REFRESH_S, VIEWERS_AT_BASE, Scheduler
+
+    sched = Scheduler()
+    cfg = RunConfig(steps=5)
+    runs = [sched.create(cfg) for _ in range(VIEWERS_AT_BASE)]
+    assert sched.refresh_interval(0.4) == 0.4  # a few viewers: full rate (2.5 refreshes/s)
+    runs += [sched.create(cfg) for _ in range(VIEWERS_AT_BASE)]
+    assert sched.refresh_interval(0.4) == pytest.approx(0.8)
+    now = time.monotonic()
+    assert sched.refresh_interval(0.4, now=now + 60) == 0.4  # nobody touched them lately
+    runs += [sched.create(cfg) for _ in range(8 * VIEWERS_AT_BASE)]
+    assert sched.refresh_interval(0.4) == MAX_REFRESH_S
+    sched.shutdown()

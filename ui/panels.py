@@ -1,8 +1,9 @@
 """Drawing one run: controls, the live status line and figures, replay scrubber and exports.
 
 The live part is ONE top-level ``st.fragment`` whose ``run_every`` is computed before it is
-defined (0.4 s while the run trains or waits in line, else ``None``), as in Streamlit's start/stop
-tutorial. It only reads what the training thread published (``Run.latest``/``frames``/
+defined (0.4 s while the run trains or waits in line — slower when many runs are watched, see
+``Scheduler.refresh_interval`` — else ``None``), as in Streamlit's start/stop tutorial.
+It only reads what the training thread published (``Run.latest``/``frames``/
 ``history``), touches the run (heartbeat) and, when the run stops being active, reruns the whole
 page once so the buttons and the refresh interval follow. Replay and export widgets are drawn
 only while the run is not active, so nothing fights the auto-refresh.
@@ -292,7 +293,7 @@ def state_message(run: Run | None) -> None:
 
 def live_view(run: Run | None, cfg: RunConfig | None) -> None:
     """The auto-refreshing fragment: status, progress and the four panels."""
-    every = REFRESH_S if rs.is_active(run) else None
+    every = get_scheduler().refresh_interval(REFRESH_S) if rs.is_active(run) else None
 
     @st.fragment(run_every=every)
     def live() -> None:
