@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -163,3 +164,38 @@ def full_page_screenshot(page, path: Path) -> None:
     page.wait_for_timeout(600)  # let Plotly redraw at the new size
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     page.set_viewport_size(size)
+
+
+def wait_until(predicate, timeout: float = 120.0) -> bool:
+    """Poll ``predicate`` every 50 ms until it holds or ``timeout`` passes (busy machines)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def stop_all_runs() -> None:
+    """Teardown of the AppTest sessions: stop every run and check no worker thread is left."""
+    from gandemo.runner import get_scheduler
+
+    get_scheduler().shutdown()
+    alive = [th.name for th in threading.enumerate() if th.name.startswith("gandemo-worker")]
+    assert not alive, alive
+
+
+def click_until_visible(button, target, *, first_ms: int = 20_000, then_ms: int = 240_000):
+    """Click ``button`` and wait for ``target`` (Playwright locators). A click that lands while
+    the live fragment swaps the button's element is lost in the browser — a person would click
+    again, and so does this, once, if the button still reads the same."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    label = button.inner_text()
+    button.click()
+    try:
+        target.wait_for(timeout=first_ms)
+    except PlaywrightError:
+        if button.inner_text() == label:
+            button.click()
+        target.wait_for(timeout=then_ms)

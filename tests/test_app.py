@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from conftest import stop_all_runs, wait_until
 from streamlit.testing.v1 import AppTest
 
 from gandemo.config import RunConfig, field_specs, to_query
@@ -27,23 +27,13 @@ STATUS = re.compile(r"step (\d+) / (\d+)")
 BUTTONS = ("start", "pause", "step", "reset")
 
 
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
 
 @pytest.fixture()
 def app(apptest_navigation):
     """A fresh session on the Train page; afterwards every run is stopped and the workers gone."""
     at = AppTest.from_file(APP, default_timeout=30)
     yield at
-    get_scheduler().shutdown()
-    alive = [t.name for t in threading.enumerate() if t.name.startswith("gandemo-worker")]
-    assert not alive, alive
+    stop_all_runs()
 
 
 def open_page(at: AppTest, **params: str) -> AppTest:

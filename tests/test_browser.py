@@ -11,7 +11,7 @@ import re
 import time
 
 import pytest
-from conftest import full_page_screenshot, wait_for_app
+from conftest import click_until_visible, full_page_screenshot, wait_for_app
 from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = pytest.mark.browser
@@ -99,10 +99,14 @@ def test_start_streams_steps_and_plots_live(page, streamlit_server, artifacts_di
     wait_for_app(page, WAIT_MS)
     assert wait_step(page, later) > later
 
-    button(page, "pause").click()
-    page.get_by_text(re.compile(r"Paused")).first.wait_for(timeout=WAIT_MS)
+    pause_and_wait(page, re.compile(r"Paused"))
     button(page, "reset").click()
     page.get_by_text(re.compile(r"step 0 / 20000")).first.wait_for(timeout=WAIT_MS)
+
+
+def pause_and_wait(page, paused_text) -> None:
+    click_until_visible(button(page, "pause"), page.get_by_text(paused_text).first,
+                        then_ms=WAIT_MS)
 
 
 def test_ring8_run_in_chinese(page, streamlit_server, artifacts_dir):
@@ -112,8 +116,7 @@ def test_ring8_run_in_chinese(page, streamlit_server, artifacts_dir):
     wait_step(page, 50)
     assert "lang=zh" in page.url and "run=" in page.url
     assert button(page, "pause").inner_text().strip().endswith("暂停")  # still Chinese
-    button(page, "pause").click()
-    page.get_by_text("已暂停").first.wait_for(timeout=WAIT_MS)
+    pause_and_wait(page, "已暂停")
     page.locator(".st-key-dl_png").first.wait_for(timeout=WAIT_MS)  # replay + downloads now
     page.locator(".st-key-panel_frame .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
     full_page_screenshot(page, artifacts_dir / "train_2d_ring8_zh.png")

@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from conftest import full_page_screenshot, wait_for_app
+from conftest import click_until_visible, full_page_screenshot, wait_for_app
 from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # 8 variants on a busy machine
@@ -95,7 +95,7 @@ def wait_changed(page, panel: str, before: bytes, timeout_s: float = WAIT_MS / 1
 def test_bimodal_grid_streams_and_exports(page, streamlit_server, shots):
     open_compare(page, streamlit_server, query("bimodal", 20000))
     assert status_step(page) == 0
-    assert "(8)" in page.locator("[data-testid='stExpander']").first.inner_text()
+    assert page.locator("[data-testid='stExpander']").filter(has_text="(8)").count() == 1
     button(page, "cmp_start").click()
     first = wait_step(page, 0)
     tile, curve = chart_png(page, "cmp_tile_0"), chart_png(page, "cmp_curve_1")
@@ -108,8 +108,8 @@ def test_bimodal_grid_streams_and_exports(page, streamlit_server, shots):
     page.wait_for_timeout(800)
     full_page_screenshot(page, shots / "compare_bimodal_4x2.png")
 
-    button(page, "cmp_pause").click()
-    page.get_by_text(re.compile(r"Paused")).first.wait_for(timeout=WAIT_MS)
+    click_until_visible(button(page, "cmp_pause"), page.get_by_text(re.compile(r"Paused")).first,
+                        then_ms=WAIT_MS)
     png_button = page.locator(".st-key-cmp_dl_png").get_by_role("button").first
     png_button.wait_for(timeout=WAIT_MS)
     stated = page.get_by_text(re.compile(r"\d+ × \d+ px")).first.inner_text()
@@ -135,8 +135,8 @@ def test_ring8_grid(page, streamlit_server, shots):
     assert page.locator("[class*='st-key-panel_cmp_tile_']").count() >= 8
     page.wait_for_timeout(800)
     full_page_screenshot(page, shots / "compare_ring8_4x2.png")
-    button(page, "cmp_pause").click()
-    page.locator(".st-key-cmp_dl_zip").first.wait_for(timeout=WAIT_MS)
+    click_until_visible(button(page, "cmp_pause"), page.locator(".st-key-cmp_dl_zip").first,
+                        then_ms=WAIT_MS)
     with page.expect_download(timeout=WAIT_MS) as info:
         page.locator(".st-key-cmp_dl_png").get_by_role("button").first.click()
     info.value.save_as(shots / "compare_ring8_report.png")

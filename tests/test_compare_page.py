@@ -10,13 +10,12 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
-import time
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import stop_all_runs, wait_until
 from streamlit.testing.v1 import AppTest
 
 from gandemo import export, report
@@ -29,23 +28,13 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 BUTTONS = ("cmp_start", "cmp_pause", "cmp_reset")
 
 
-def wait_until(predicate, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
 
 @pytest.fixture()
 def at(apptest_navigation):
     """A fresh session on the Compare page; afterwards every run is stopped, workers gone."""
     app = AppTest.from_file(APP, default_timeout=60)
     yield app
-    get_scheduler().shutdown()
-    alive = [th.name for th in threading.enumerate() if th.name.startswith("gandemo-worker")]
-    assert not alive, alive
+    stop_all_runs()
 
 
 def open_compare(at: AppTest, **params: str) -> AppTest:
