@@ -126,18 +126,3 @@ def test_bimodal_grid_streams_and_exports(page, streamlit_server, shots):
     full_page_screenshot(page, shots / "compare_bimodal_paused.png")
     button(page, "cmp_reset").click()
     page.get_by_text(re.compile(r"step 0 / 20000")).first.wait_for(timeout=WAIT_MS)
-
-
-def test_ring8_grid(page, streamlit_server, shots):
-    open_compare(page, streamlit_server, query("ring8", 20000))
-    button(page, "cmp_start").click()
-    wait_step(page, 60)
-    assert page.locator("[class*='st-key-panel_cmp_tile_']").count() >= 8
-    page.wait_for_timeout(800)
-    full_page_screenshot(page, shots / "compare_ring8_4x2.png")
-    click_until_visible(button(page, "cmp_pause"), page.locator(".st-key-cmp_dl_zip").first,
-                        then_ms=WAIT_MS)
-    with page.expect_download(timeout=WAIT_MS) as info:
-        page.locator(".st-key-cmp_dl_png").get_by_role("button").first.click()
-    info.value.save_as(shots / "compare_ring8_report.png")
-    button(page, "cmp_reset").click()
