@@ -189,17 +189,7 @@ def current_run():
     sched = get_scheduler()
     run_id = st.session_state.get(RUN_KEY) or st.query_params.get(RUN_PARAM)
     run = sched.get(run_id)
-    if run is None or not hasattr(run, "comparison"):
-        st.session_state.pop(RUN_KEY, None)
-        if RUN_PARAM in st.query_params:
-            del st.query_params[RUN_PARAM]
-        return None
-    st.session_state[RUN_KEY] = run.id
-    if st.query_params.get(RUN_PARAM) != run.id:
-        st.query_params[RUN_PARAM] = run.id
-    run.touch()
-    rs.session_runs().add(run.id)
-    return run
+    return rs.sync_attached(run if hasattr(run, "comparison") else None, RUN_KEY, RUN_PARAM)
 
 
 def _drop() -> None:

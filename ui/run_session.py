@@ -81,16 +81,22 @@ def current_run() -> Run | None:
         if sched.get(run_id) is None:
             add_notice("info", tr("ui.run.link_expired"))
     run = sched.get(run_id)
+    if run is None and st.session_state.get(RUN_KEY) is not None:  # removed by the server
+        add_notice("info", tr("ui.run.link_expired"))
+    return sync_attached(run, RUN_KEY, RUN_PARAM)
+
+
+def sync_attached(run: Run | None, key: str, param: str) -> Run | None:
+    """Record ``run`` as the session's run under session-state ``key`` and URL ``param`` (both
+    cleared when it is None), count it as watched and owned by this session; returns it."""
     if run is None:
-        if st.session_state.get(RUN_KEY) is not None:  # removed by the server (idle, limits)
-            add_notice("info", tr("ui.run.link_expired"))
-        st.session_state.pop(RUN_KEY, None)
-        if RUN_PARAM in st.query_params:
-            del st.query_params[RUN_PARAM]
+        st.session_state.pop(key, None)
+        if param in st.query_params:
+            del st.query_params[param]
         return None
-    st.session_state[RUN_KEY] = run.id
-    if st.query_params.get(RUN_PARAM) != run.id:
-        st.query_params[RUN_PARAM] = run.id
+    st.session_state[key] = run.id
+    if st.query_params.get(param) != run.id:
+        st.query_params[param] = run.id
     run.touch()
     session_runs().add(run.id)
     return run
