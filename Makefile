@@ -4,11 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test test-fast lint bench browser clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# `make run` needs only the app's own requirements; the test targets add the dev tools.
+$(VENV)/.app-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.app-installed requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
@@ -20,16 +25,22 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
-run: $(VENV)/.installed
+run: $(VENV)/.app-installed
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
+# The whole suite (what CI runs): engine, pages, real-browser, load and container tests.
 test: $(VENV)/.installed browser lint
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed
+# The inner loop (< 60 s): engine, config, losses, metrics and the AppTest pages; no browser,
+# no load test, no fresh-venv install, no long training.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not browser and not slow and not load"
+
+bench: $(VENV)/.app-installed
 	$(PY) bench/run_all.py
 
 clean:

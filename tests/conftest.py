@@ -199,3 +199,11 @@ def click_until_visible(button, target, *, first_ms: int = 20_000, then_ms: int 
         if button.inner_text() == label:
             button.click()
         target.wait_for(timeout=then_ms)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the real server or the browser is a ``browser`` test, whatever its file
+    says, so `make test-fast` (`-m "not browser and not slow and not load"`) never starts one."""
+    for item in items:
+        if {"streamlit_server", "chromium", "server"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)

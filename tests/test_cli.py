@@ -11,6 +11,8 @@ from gandemo.losses import LOSSES
 from gandemo.presets import PRESETS
 from gandemo.targets import TARGETS
 
+pytestmark = pytest.mark.slow  # each test starts a Python process that imports torch
+
 CONTRACT_COLUMNS = {"step", "d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "js", "w1"}
 
 

@@ -379,6 +379,7 @@ def test_dockerfile_healthcheck_passes_against_a_live_server(server):
     assert subprocess.run(cmd, timeout=30).returncode == 0
 
 
+@pytest.mark.load
 def test_twenty_students_share_one_server(server):
     base, pid = server["base"], server["pid"]
     proc = psutil.Process(pid)

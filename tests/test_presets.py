@@ -20,6 +20,8 @@ from gandemo.i18n import LANGUAGES, catalog
 from gandemo.presets import PRESETS, Preset, get_preset
 from gandemo.trainer import Trainer
 
+pytestmark = pytest.mark.slow  # seeded preset runs of hundreds of steps each
+
 LN2 = math.log(2)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NUMBER = re.compile(r"\d+\.\d+|\d{2,}")
