@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,12 @@ class Preset:
     config: RunConfig
     # changes to ``config``, one dict per variant; empty: a single run of ``config``
     variants: tuple[dict, ...] = field(default_factory=tuple)
+    # a short name per variant: ``variant.<slug>`` keys in locales/*/naming.json
+    names: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if len(self.names) != len(self.variants):
+            raise ValueError(f"preset {self.name}: one name per variant")
 
     def configs(self) -> list[RunConfig]:
         """The runs this preset trains: the base alone, or one per variant."""
@@ -47,6 +53,7 @@ PRESETS: dict[str, Preset] = {
             "Freeze G far from p_r, train D: the saturating loss's gradient vanishes",
             _GAUSSIAN.with_(steps=600, log_every=10, lr_g=0.0, lr_d=1e-3),
             ({"loss": "minimax"}, {"loss": "nonsaturating"}),
+            ("minimax", "nonsaturating"),
         ),
         Preset(
             "vanishing-gradient-live",
@@ -54,24 +61,28 @@ PRESETS: dict[str, Preset] = {
             _GAUSSIAN.with_(steps=400, **_STRONG_D),
             ({"loss": "minimax"}, {"loss": "nonsaturating"},
              {"loss": "minimax", **_SGD_G}, {"loss": "nonsaturating", **_SGD_G}),
+            ("minimax-adam", "nonsaturating-adam", "minimax-sgd", "nonsaturating-sgd"),
         ),
         Preset(
             "js-blind-w1-not",
             "Disjoint supports: JS sits at ln 2 while W1 still measures the distance",
             _GAUSSIAN.with_(steps=400, **_STRONG_D, **_SGD_G),
             ({"loss": "minimax"}, {"loss": "wgan-gp"}),
+            ("minimax", "wgan-gp"),
         ),
         Preset(
             "mode-collapse-ring8",
             "Mode collapse on ring8 and what helps",
             _RING8.with_(steps=1500),
             ({}, {"minibatch_disc": True}, {"loss": "wgan-gp", "d_steps": 5}, {"unrolled": 5}),
+            ("plain", "minibatch-disc", "wgan-gp-k5", "unrolled-5"),
         ),
         Preset(
             "d-strength",
             "Discriminator strength: k = 1, 5, 20 D steps per G step",
             _RING8.with_(steps=1000),
             ({"d_steps": 1}, {"d_steps": 5}, {"d_steps": 20}),
+            ("k1", "k5", "k20"),
         ),
         Preset(
             "lipschitz-tools",
@@ -79,6 +90,7 @@ PRESETS: dict[str, Preset] = {
             RunConfig(target="bimodal", steps=1500, seed=0, d_steps=5, log_every=10),
             ({"loss": "wgan", "opt_d": "rmsprop", "opt_g": "rmsprop", "lr_d": 5e-5, "lr_g": 5e-5},
              {"loss": "wgan-gp"}, {"loss": "hinge", "spectral_norm": True}),
+            ("wgan-clip", "wgan-gp", "hinge-sn"),
         ),
         Preset(
             "improved-techniques",
@@ -86,6 +98,7 @@ PRESETS: dict[str, Preset] = {
             _RING8.with_(steps=2000),
             ({}, {"label_smoothing": 0.1}, {"instance_noise": 0.1, "noise_anneal": 1500},
              {"feature_matching": True}, {"historical_avg": 0.01}),
+            ("plain", "label-smoothing", "instance-noise", "feature-matching", "historical-avg"),
         ),
     ]
 }
@@ -93,5 +106,5 @@ PRESETS: dict[str, Preset] = {
 
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
-        raise KeyError(f"preset: unknown {name!r}; allowed: {', '.join(PRESETS)}")
+        raise ConfigError("preset", f"unknown {name!r}; allowed: {', '.join(PRESETS)}")
     return PRESETS[name]

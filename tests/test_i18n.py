@@ -13,7 +13,7 @@ from gandemo.i18n import LANGUAGES, catalog, duplicate_keys, missing_keys, place
 # Values that are the same in every language on purpose: symbols and formulas with a
 # two-letter name. (Text without any 2+ letter word, like "x" or "{dim}D", and text that
 # already contains Chinese, like "Language / 语言", counts as language-neutral anyway.)
-SAME_IN_ALL = {"JS(p_r‖p_g)", "KL(p_r‖p_g)", "KL(p_g‖p_r)", "JS", "KL"}
+SAME_IN_ALL = {"JS(p_r‖p_g)", "KL(p_r‖p_g)", "KL(p_g‖p_r)", "JS", "KL", "Adam", "RMSProp", "SGD"}
 WORD = re.compile(r"[A-Za-z]{2,}")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 FIELD = re.compile(r"\{[^{}]*\}")

@@ -17,6 +17,7 @@ import torch
 
 from gandemo.config import RunConfig, from_dict, to_dict
 from gandemo.i18n import LANGUAGES, catalog
+from gandemo.config import ConfigError
 from gandemo.presets import PRESETS, Preset, get_preset
 from gandemo.trainer import Trainer
 
@@ -67,7 +68,7 @@ def test_preset_registry():
                              "mode-collapse-ring8", "d-strength", "lipschitz-tools",
                              "improved-techniques"]
     assert get_preset("d-strength") is PRESETS["d-strength"]
-    with pytest.raises(KeyError, match="allowed"):
+    with pytest.raises(ConfigError, match="allowed"):
         get_preset("nope")
     single = Preset("x", "x", RunConfig())
     assert single.configs() == [RunConfig()]
