@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint bench browser clean
+.PHONY: run test test-fast lint bench browser clean image-test
 
 # `make run` needs only the app's own requirements; the test targets add the dev tools.
 $(VENV)/.app-installed: requirements.txt
@@ -39,6 +39,13 @@ test: $(VENV)/.installed browser lint
 # no load test, no fresh-venv install, no long training.
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not browser and not slow and not load"
+
+# The image for real: build it, run it with compose.yaml's settings, wait for health, check the
+# user, press Start and export a PNG in headless Chromium, stop it (scripts/image_test.py).
+# Skipped, with the reason, where no Docker engine runs. Build arguments pass through:
+#   make image-test TORCH_INDEX_URL=  (plain PyPI)   PYTHON_IMAGE=python:3.11.15-slim-bookworm@sha256:...
+image-test: $(VENV)/.installed browser
+	$(PY) scripts/image_test.py
 
 bench: $(VENV)/.app-installed
 	$(PY) bench/run_all.py
