@@ -21,10 +21,13 @@ PAGES = (
     ("pages/train.py", "page.train", ":material/model_training:"),
     ("pages/compare.py", "page.compare", ":material/compare:"),
     ("pages/theory.py", "page.theory", ":material/menu_book:"),
+    ("pages/dynamics.py", "page.dynamics", ":material/cyclone:"),
     ("pages/status.py", "page.status", ":material/monitor_heart:"),
 )
 
-st.set_page_config(page_title="gandemo", layout="wide")
+# An emoji favicon is drawn in the page (a data: URL); without page_icon the browser fetches
+# the page's material icon from fonts.gstatic.com (tests/test_no_outbound.py).
+st.set_page_config(page_title="gandemo", page_icon="🎲", layout="wide")
 
 if ui.legacy_first_run():  # see ui/__init__.py: the server's first run must start over
     st.rerun()
