@@ -2,13 +2,18 @@
 
 One object, three spellings: Python (``RunConfig``), JSON (``to_json``/``from_json``) and a URL
 query string (``to_query``/``from_query``, only values that differ from the defaults).
-Invalid input raises ``ConfigError`` whose message names the setting and what is allowed.
+Invalid input raises ``ConfigError`` whose message names the setting and what is allowed;
+``parse_settings`` reads a whole mapping and returns every error at once (``ConfigErrors`` when
+raised). Checks that involve several settings live in ``CROSS_CHECKS``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -18,11 +23,43 @@ NOISE_PRIORS = ("normal", "uniform")
 
 
 class ConfigError(ValueError):
-    """A setting is out of range or of the wrong type. ``str(err)`` is one line for the user."""
+    """A setting is out of range or of the wrong type. ``str(err)`` is one line for the user.
 
-    def __init__(self, name: str, message: str):
+    ``combination`` marks an error of several settings together (each allowed on its own);
+    ``errors`` is the list of single errors (``[self]`` here, several in ``ConfigErrors``)."""
+
+    def __init__(self, name: str, message: str, *, combination: bool = False):
         super().__init__(f"{name}: {message}")
         self.name = name
+        self.message = message
+        self.combination = combination
+        self.errors: list[ConfigError] = [self]
+
+    @staticmethod
+    def join(errors: list[ConfigError]) -> ConfigError:
+        """One exception for a non-empty list: the error itself, or a ``ConfigErrors``."""
+        return errors[0] if len(errors) == 1 else ConfigErrors(errors)
+
+
+class ConfigErrors(ConfigError):
+    """Several invalid settings at once; ``errors`` holds one ``ConfigError`` per problem and
+    ``str()`` joins them on one line (``name`` is the first one's, for old callers)."""
+
+    def __init__(self, errors: Iterable[ConfigError]):
+        errors = [e for err in errors for e in err.errors]
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        ValueError.__init__(self, "; ".join(str(e) for e in errors))
+        self.name = errors[0].name
+        self.message = errors[0].message
+        self.combination = all(e.combination for e in errors)
+        self.errors = errors
+
+
+def raise_all(errors: list[ConfigError]) -> None:
+    """Raise nothing, the one error, or a ``ConfigErrors`` carrying all of them."""
+    if errors:
+        raise ConfigError.join(errors)
 
 
 def _spec(default, help, lo=None, hi=None, choices=None, optional=False):
@@ -90,8 +127,13 @@ class RunConfig:
     eval_samples: int = _spec(2000, "generator samples used for p_g and the metrics", 200, 50_000)
 
     def __post_init__(self):
+        errors = []
         for f in fields(self):
-            _check(f, getattr(self, f.name))
+            try:
+                _check(f, getattr(self, f.name))
+            except ConfigError as err:
+                errors.append(err)
+        raise_all(errors)
 
     # --- derived values -------------------------------------------------------------------
     def effective_clip(self) -> float:
@@ -114,27 +156,58 @@ def _choices(f) -> tuple | None:
     return c() if callable(c) else c
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict = 2, 4, 4
+MAX_TEXT = 40  # longest number text read (a 40-digit integer is already far out of any range)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
 def _show(value) -> str:
-    """repr of a user value, cut short: messages stay one readable line whatever came in."""
-    text = repr(value)
+    """repr of a user value, cut short: messages stay one readable line whatever came in
+    (control and bidi characters escaped; a 400-digit integer shown by its length)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}<an integer of about {digits} digits>"
+    try:
+        text = _REPR.repr(value)
+    except (ValueError, RecursionError):  # an exotic object whose repr fails
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _allowed(f) -> str:
-    """What a numeric field accepts, for messages: 'an integer in [1, 100]'."""
+show_value = _show
+
+
+def show_name(key) -> str:
+    """A key as given by the user, safe to print: itself if a plain ASCII name, else its repr."""
+    text = str(key)
+    return text if text.isascii() and text.isidentifier() and len(text) <= 40 else _show(text)
+
+
+def _fmt(f, x) -> str:
+    """A bound for messages: exact digits for an integer field ('2147483647'), %g otherwise."""
+    return str(int(x)) if type(f.default) is int else f"{x:g}"
+
+
+def _allowed(f, cap=None) -> str:
+    """What a numeric field accepts, for messages: 'an integer in [1, 100]' (a server ``cap``
+    below the field's own upper bound is named as such)."""
     kind = "an integer" if type(f.default) is int else "a number"
     empty = " (or empty)" if f.metadata["optional"] else ""
-    return f"{kind} in [{f.metadata['lo']:g}, {f.metadata['hi']:g}]{empty}"
+    hi = f.metadata["hi"] if cap is None else min(cap, f.metadata["hi"])
+    limit = f" (this server allows at most {_fmt(f, hi)})" if hi < f.metadata["hi"] else ""
+    return f"{kind} in [{_fmt(f, f.metadata['lo'])}, {_fmt(f, hi)}]{limit}{empty}"
 
 
-def _check(f, value) -> None:
-    """Raise ConfigError unless ``value`` is allowed for field ``f``."""
+def _check(f, value, cap=None) -> None:
+    """Raise ConfigError unless ``value`` is allowed for field ``f`` (at most ``cap``, if any)."""
     meta = f.metadata
     if value is None and meta["optional"]:
         return
     choices = _choices(f)
     if choices is not None:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise ConfigError(f.name, f"must be one of {', '.join(choices)}; got {_show(value)}")
         return
     kind = type(f.default) if f.default is not None else float
@@ -142,13 +215,11 @@ def _check(f, value) -> None:
         if not isinstance(value, bool):
             raise ConfigError(f.name, f"must be true or false; got {_show(value)}")
         return
-    lo, hi = meta["lo"], meta["hi"]
-    allowed = _allowed(f)
+    lo, hi = meta["lo"], meta["hi"] if cap is None else min(cap, meta["hi"])
     ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type:
-        raise ConfigError(f.name, f"must be {allowed}; got {_show(value)}")
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise ConfigError(f.name, f"must be {allowed}; got {_show(value)}")
+    if (isinstance(value, bool) or not ok_type
+            or isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi):
+        raise ConfigError(f.name, f"must be {_allowed(f, cap)}; got {_show(value)}")
 
 
 def field_specs() -> dict[str, dict[str, Any]]:
@@ -163,39 +234,118 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in fields(cfg)}
 
 
+def _read_number(f, text: str) -> int | float:
+    """A number typed by a person: plain ASCII decimal notation only (no 'nan', 'inf', '0x10',
+    '1_000' or non-ASCII digits), at most MAX_TEXT characters; integers are read exactly."""
+    text = text.strip()
+    if len(text) > MAX_TEXT or not _NUMBER.fullmatch(text):
+        raise ConfigError(f.name, f"cannot read {_show(text)}: must be {_allowed(f)}")
+    if type(f.default) is int and text.lstrip("+-").isdigit():
+        return int(text)
+    return float(text)
+
+
 def _coerce(f, value):
-    """Loose input (JSON numbers, URL strings) -> the field's type, or ConfigError."""
+    """Loose input (JSON numbers, URL / CLI strings) -> the field's type, or ConfigError."""
     if value is None or (f.metadata["optional"] and value == ""):
         return None if f.metadata["optional"] else value
     kind = type(f.default) if f.default is not None else float
     if _choices(f) is not None or kind is bool and isinstance(value, bool):
         return value
     if isinstance(value, str):
-        text = value.strip().lower()
-        try:
-            if kind is bool:
-                return {"true": True, "1": True, "false": False, "0": False}[text]
-            number = float(text)
-        except (KeyError, ValueError):
-            what = "true or false" if kind is bool else _allowed(f)
-            raise ConfigError(f.name, f"cannot read {_show(value)}: must be {what}") from None
-        value = number
+        if kind is bool:
+            text = value.strip().lower()
+            if text not in ("true", "1", "false", "0"):
+                raise ConfigError(f.name, f"cannot read {_show(value)}: must be true or false")
+            return text in ("true", "1")
+        value = _read_number(f, value)
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    if kind is float and type(value) is int and abs(value) < 2**1000:  # bigger: out of range
         return float(value)
     return value
 
 
+def parse_value(name: str, value, cap=None):
+    """One setting from loose input (a URL / CLI string or a JSON value), validated against its
+    range (and a server ``cap``); raises ConfigError naming it."""
+    f = _FIELDS[name]
+    parsed = _coerce(f, value)
+    _check(f, parsed, cap)
+    return parsed
+
+
+# Checks that involve several settings. Each takes a RunConfig whose every value is valid on
+# its own and returns (setting, message) pairs; every input path (URL, upload, CLI, from_dict)
+# runs them through ``cross_field_errors``. Add a check by appending it here.
+CROSS_CHECKS: list[Callable[[RunConfig], Iterable[tuple[str, str]]]] = []
+
+
+def cross_field_errors(cfg: RunConfig) -> list[ConfigError]:
+    """Every error of ``CROSS_CHECKS`` for ``cfg`` (``combination=True``)."""
+    return [ConfigError(name, message, combination=True)
+            for check in CROSS_CHECKS for name, message in check(cfg)]
+
+
+MAX_UNKNOWN = 5  # unknown keys named one by one; beyond that, one summary error
+
+
+def parse_settings(data, *, caps: Mapping[str, float] | None = None,
+                   base: RunConfig | None = None,
+                   ignore_unknown: bool = False) -> tuple[RunConfig, list[ConfigError]]:
+    """Read a whole mapping of settings and collect EVERY error: returns the config built from
+    ``base`` (default: the defaults) and the valid values, and one ConfigError per invalid
+    setting (field order), unknown key (unless ``ignore_unknown``) and failed cross check.
+    ``caps`` lowers upper bounds (the server's limits). Never raises for bad input."""
+    base = base or RunConfig()
+    if not isinstance(data, Mapping):
+        return base, [ConfigError("config", "must be a JSON object of settings")]
+    caps = caps or {}
+    errors: list[ConfigError] = []
+    if not ignore_unknown:
+        unknown = [k for k in data if k not in _FIELDS]
+        allowed = f"allowed: {', '.join(_FIELDS)}"
+        errors += [ConfigError(show_name(k), f"unknown setting; {allowed}")
+                   for k in unknown[:MAX_UNKNOWN]]
+        if len(unknown) > MAX_UNKNOWN:
+            errors.append(ConfigError("config", f"{len(unknown) - MAX_UNKNOWN} more unknown "
+                                                f"settings; {allowed}"))
+    values = to_dict(base)
+    for name in _FIELDS:
+        if name in data:
+            try:
+                values[name] = parse_value(name, data[name], caps.get(name))
+            except ConfigError as err:
+                errors.append(err)
+    cfg = RunConfig(**values)
+    return cfg, errors + cross_field_errors(cfg)
+
+
 def from_dict(data: dict[str, Any]) -> RunConfig:
-    """Build and validate a RunConfig; unknown keys are an error (a typo must not pass silently)."""
-    if not isinstance(data, dict):
-        raise ConfigError("config", "must be a JSON object of settings")
-    known = {f.name: f for f in fields(RunConfig)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(unknown[0][:60], f"unknown setting; allowed: {', '.join(known)}")
-    return RunConfig(**{k: _coerce(known[k], v) for k, v in data.items()})
+    """Build and validate a RunConfig; unknown keys are an error (a typo must not pass silently).
+    Raises ConfigError, or ConfigErrors naming every invalid setting."""
+    cfg, errors = parse_settings(data)
+    raise_all(errors)
+    return cfg
+
+
+def load_json(text: str):
+    """The JSON value of ``text``, or ConfigError('config', ...) for anything unreadable."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
+    except (RecursionError, ValueError):  # absurd nesting, numbers of thousands of digits
+        raise ConfigError("config", "not a config file (nested too deep or huge numbers)") from None
+
+
+def parse_json(text: str, **kw) -> tuple[RunConfig, list[ConfigError]]:
+    """``parse_settings`` of a JSON text (a file that is not a JSON object: one error)."""
+    try:
+        data = load_json(text)
+    except ConfigError as err:
+        return kw.get("base") or RunConfig(), [err]
+    return parse_settings(data, **kw)
 
 
 def to_json(cfg: RunConfig) -> str:
@@ -203,13 +353,7 @@ def to_json(cfg: RunConfig) -> str:
 
 
 def from_json(text: str) -> RunConfig:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError("config", f"not valid JSON ({e.msg} at line {e.lineno})") from None
-    except (RecursionError, ValueError):  # absurd nesting, numbers of thousands of digits
-        raise ConfigError("config", "not a config file (nested too deep or huge numbers)") from None
-    return from_dict(data)
+    return from_dict(load_json(text))
 
 
 def to_query(cfg: RunConfig) -> dict[str, str]:
@@ -219,28 +363,41 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
     for f in fields(cfg):
         v = getattr(cfg, f.name)
         if v != getattr(default, f.name):
-            out[f.name] = "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            out[f.name] = query_value(v)
     return out
 
 
 def from_query(params: dict[str, str]) -> RunConfig:
     """Inverse of ``to_query``; keys that are not settings are ignored (other app state)."""
-    known = {f.name for f in fields(RunConfig)}
-    return from_dict({k: v for k, v in params.items() if k in known})
+    cfg, errors = parse_settings(params, ignore_unknown=True)
+    raise_all(errors)
+    return cfg
+
+
+def query_value(value) -> str:
+    """A setting's value as the URL spells it (``to_query``): '' for None, 'true' / 'false'."""
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def describe() -> list[str]:
     """One help line per setting: name, default, allowed values."""
     lines = []
-    for name, s in field_specs().items():
+    for f in fields(RunConfig):
+        name, s = f.name, field_specs()[f.name]
         allowed = ", ".join(s["choices"]) if s["choices"] else (
-            "true/false" if isinstance(s["default"], bool) else f"[{s['lo']:g}, {s['hi']:g}]"
+            "true/false" if isinstance(s["default"], bool)
+            else f"[{_fmt(f, s['lo'])}, {_fmt(f, s['hi'])}]"
         )
         lines.append(f"{name:<17} {s['help']} (default {s['default']}; allowed {allowed})")
     return lines
 
 
+_FIELDS = {f.name: f for f in fields(RunConfig)}
+
 __all__ = [
-    "RunConfig", "ConfigError", "from_dict", "to_dict", "to_json", "from_json", "to_query",
-    "from_query", "field_specs", "describe", "replace",
+    "RunConfig", "ConfigError", "ConfigErrors", "parse_settings", "parse_json", "parse_value",
+    "cross_field_errors", "CROSS_CHECKS", "raise_all", "query_value", "show_name", "show_value",
+    "load_json", "from_dict",
+    "to_dict", "to_json", "from_json", "to_query", "from_query", "field_specs", "describe",
+    "replace",
 ]

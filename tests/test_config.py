@@ -41,7 +41,12 @@ def test_every_field_rejects_bad_values_naming_itself(name):
         assert str(err.value).startswith(f"{name}:")
         assert "\n" not in str(err.value)
         if spec["lo"] is not None:
-            assert f"{spec['lo']:g}" in str(err.value) and f"{spec['hi']:g}" in str(err.value)
+            assert f"[{_bound(spec, 'lo')}, {_bound(spec, 'hi')}]" in str(err.value)
+
+
+def _bound(spec, key) -> str:
+    """Integer fields print their bounds as integers: '2147483647', never '2.14748e+09'."""
+    return str(spec[key]) if isinstance(spec["default"], int) else f"{spec[key]:g}"
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -101,3 +106,43 @@ def test_optional_fields_fall_back_to_loss_defaults():
 def test_with_validates():
     with pytest.raises(ConfigError, match="d_steps"):
         RunConfig().with_(d_steps=0)
+
+
+def test_every_invalid_setting_is_reported_and_the_valid_ones_kept():
+    from gandemo.config import ConfigErrors, parse_settings
+
+    data = {"steps": "1e309", "seed": "9" * 400, "lr_g": "nan", "target": "ring8",
+            "batch": "64", "spectral_norm": "maybe", "nope": 1}
+    cfg, errors = parse_settings(data)
+    assert [e.name for e in errors] == ["nope", "steps", "seed", "lr_g", "spectral_norm"]
+    assert (cfg.target, cfg.batch, cfg.steps) == ("ring8", 64, RunConfig().steps)
+    assert "[0, 2147483647]" in str(errors[2]) and "2.14748e+09" not in str(errors[2])
+    with pytest.raises(ConfigErrors) as err:
+        from_dict(data)
+    assert [e.name for e in err.value.errors] == [e.name for e in errors]
+    assert "\n" not in str(err.value) and len(str(err.value)) < 2000
+
+
+def test_server_caps_narrow_the_range_in_the_message():
+    from gandemo.config import parse_settings
+
+    _, errors = parse_settings({"steps": "6000", "batch": "64"}, caps={"steps": 5000})
+    assert [str(e) for e in errors] == [
+        "steps: must be an integer in [1, 5000] (this server allows at most 5000); got 6000"]
+
+
+def test_cross_field_checks_are_collected_in_one_place(monkeypatch):
+    """CROSS_CHECKS is the single hook every input path runs (URL, upload, CLI, from_dict)."""
+    from gandemo import config
+
+    def no_hinge_with_k5(cfg):
+        return [("d_steps", "k = 5 is not allowed with hinge")] if (
+            cfg.loss == "hinge" and cfg.d_steps == 5) else []
+
+    monkeypatch.setattr(config, "CROSS_CHECKS", [no_hinge_with_k5])
+    cfg, errors = config.parse_settings({"loss": "hinge", "d_steps": "5", "seed": "-3"})
+    assert [(e.name, e.combination) for e in errors] == [("seed", False), ("d_steps", True)]
+    assert cfg.d_steps == 5  # each value is valid on its own: kept, the combination refused
+    with pytest.raises(ConfigError, match="hinge"):
+        RunConfig().with_(loss="hinge", d_steps=5)
+    assert RunConfig().with_(loss="hinge", d_steps=4).d_steps == 4

@@ -52,7 +52,7 @@ def test_every_preset_and_strength_level_fits_the_default_step_budget():
 def test_step_budget_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("GANDEMO_MAX_STEP_WORK", "5")
     with pytest.raises(ConfigError):
-        Limits().check(RunConfig(d_steps=10))
+        Limits().check(RunConfig(d_steps=20))
 
 
 # ------------------------------------------------------------------------ run ids
@@ -79,7 +79,7 @@ def test_run_ids_from_urls_are_checked_and_never_replace_a_run():
 # ------------------------------------------------------------------------ environment
 
 
-@pytest.mark.parametrize("value, expected", [("abc", 8), ("0", 1), ("-5", 1), ("12", 12)])
+@pytest.mark.parametrize("value, expected", [("abc", 64), ("0", 1), ("-5", 1), ("12", 12)])
 def test_garbage_in_the_environment_falls_back_safely(monkeypatch, value, expected):
     monkeypatch.setenv("GANDEMO_MAX_RUNNING", value)
     assert Limits().max_running == expected

@@ -6,23 +6,33 @@ the field specs (capped by the server's ``Limits``), labels and one-line help fr
 files (``field.<name>.label`` / ``field.<name>.help``).
 
 Config values that did not come from the widgets — a hand-edited URL, an uploaded config.json —
-are validated with ``config.from_dict`` and ``Limits.check``; a ``ConfigError`` becomes a message
-that names the setting and what is allowed, shown with ``st.error`` (never a crash).
+are read with ``config.parse_settings`` (every invalid setting collected, the valid ones kept)
+and ``Limits.check``; the errors become one message that names each setting and what is
+allowed, shown with ``st.error`` (never a crash). URL values are screened before the bound
+widgets read them (``check_query_params``); user text in a message is Markdown-escaped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from gandemo.config import ConfigError, RunConfig, field_specs, from_dict, from_json, from_query
+from gandemo.config import (
+    ConfigError,
+    RunConfig,
+    field_specs,
+    load_json,
+    parse_settings,
+    query_value,
+)
 from gandemo.losses import LOSSES, get_loss
 from gandemo.presets import PRESETS
 from gandemo.runner import Limits, get_scheduler
 from gandemo.targets import TARGETS
 
-from .common import labeler, tr, tr_or
+from .common import labeler, md_code, rewrite_url_params, tr, tr_or, url_params
 
 # Sidebar layout: (group key or None for the always-visible block, fields); groups become
 # expanders. A RunConfig field missing here still gets a widget, in the last group.
@@ -85,10 +95,37 @@ def label(name: str) -> str:
     return tr_or(f"field.{name}.label", name)
 
 
-def error_text(err: ConfigError, source: str) -> str:
-    """One message naming the setting (its label and key) and what is allowed."""
-    return tr("ui.form.error." + source, setting=label(err.name), name=err.name,
-              detail=str(err))
+def error_text(err: ConfigError, source: str,
+               label_of: Callable[[str], str] = label) -> str:
+    """One message naming every setting of ``err`` (its label and key) and what is allowed;
+    ``source`` is url / upload / form. Setting names and messages may hold text from a link or
+    a file, so they are shown as code spans (never Markdown); only known labels are not."""
+    if len(err.errors) == 1:
+        return tr("ui.form.error." + source, setting=_setting(err.name, label_of),
+                  name=md_code(err.name), detail=md_code(str(err)))
+    return "\n".join([tr(f"ui.input.{source}.many", n=len(err.errors)),
+                      *error_items(err.errors, label_of)])
+
+
+def error_items(errors: list[ConfigError], label_of: Callable[[str], str] = label) -> list[str]:
+    """One escaped Markdown list line per error: '- Label (name): what is allowed; got …'."""
+    return ["- " + tr("ui.input.item", setting=_setting(e.name, label_of),
+                      name=md_code(e.name), detail=md_code(e.message)) for e in errors]
+
+
+def _setting(name: str, label_of: Callable[[str], str]) -> str:
+    """The label of a known setting (locale text), else the name as given, as a code span."""
+    text = label_of(name)
+    return md_code(text) if text == name else text
+
+
+def server_errors(cfg: RunConfig) -> list[ConfigError]:
+    """What this server's ``Limits`` refuse in ``cfg`` (empty when it may train it)."""
+    try:
+        limits().check(cfg)
+    except ConfigError as err:
+        return list(err.errors)
+    return []
 
 
 def notices() -> list[tuple[str, str]]:
@@ -106,11 +143,11 @@ def clear_notices() -> None:
     st.session_state[NOTICE_KEY] = []
 
 
-def validate(data: dict[str, Any]) -> RunConfig:
-    """``from_dict`` plus the server limits; raises ConfigError."""
-    cfg = from_dict(data)
-    limits().check(cfg)
-    return cfg
+def validate(data: dict[str, Any]) -> tuple[RunConfig, list[ConfigError]]:
+    """``parse_settings`` within the server's caps, plus its ``Limits``: the config of the valid
+    values and every error (keys that are not settings are ignored)."""
+    cfg, errors = parse_settings(data, caps=caps(), ignore_unknown=True)
+    return cfg, errors + server_errors(cfg)
 
 
 def set_widgets(cfg: RunConfig) -> None:
@@ -123,18 +160,23 @@ def set_widgets(cfg: RunConfig) -> None:
 
 
 def check_query_params() -> None:
-    """Validate config values from the URL before the bound widgets see them.
+    """Screen the config values of the URL before the bound widgets read them (call first).
 
-    Streamlit silently drops a bound value it cannot use (``lr_g=5`` outside [0, 1]); a user who
-    opened a hand-edited or outdated link deserves to know which setting was not applied."""
-    params = st.query_params.to_dict()
+    Streamlit silently drops a bound value it cannot use (``lr_g=5`` outside [0, 1]) and crashes
+    on some (``seed=1e400``), so every value is read here: an invalid one is removed from the URL
+    (its widget shows the default) and named, with its range, in one message listing them all;
+    a valid one is rewritten in the widget's spelling (``steps=1e3`` -> ``1000``)."""
     specs = field_specs()
-    if not any(k in specs for k in params):
+    params = {k: v[-1] for k, v in url_params().items() if k in specs and v}
+    if not params:
         return
-    try:
-        limits().check(from_query(params))
-    except ConfigError as err:
-        add_notice("error", error_text(err, "url"))
+    cfg, errors = parse_settings(params, caps=caps(), ignore_unknown=True)
+    bad = [e for e in errors if not e.combination]  # combinations: the form names them
+    dropped = {e.name for e in bad}
+    changes = {k: None if k in dropped else [query_value(getattr(cfg, k))] for k in params}
+    rewrite_url_params({k: v for k, v in changes.items() if v is None or v != [params[k]]})
+    if bad:
+        add_notice("error", error_text(ConfigError.join(bad), "url"))
 
 
 # --------------------------------------------------------------------------- presets / upload
@@ -156,18 +198,26 @@ def _load_upload() -> None:
         return
     clear_notices()
     try:
-        text = file.getvalue().decode("utf-8-sig")
+        data = load_json(file.getvalue().decode("utf-8-sig"))
     except UnicodeDecodeError:
         add_notice("error", error_text(ConfigError("config", "not a UTF-8 text file"), "upload"))
         return
-    try:
-        cfg = from_json(text)
-        limits().check(cfg)
     except ConfigError as err:
         add_notice("error", error_text(err, "upload"))
         return
-    set_widgets(cfg)
-    add_notice("success", tr("ui.form.upload_ok", file=file.name))
+    if not isinstance(data, dict):
+        add_notice("error", error_text(ConfigError("config", "must be a JSON object of settings"),
+                                       "upload"))
+        return
+    cfg, errors = parse_settings(data, caps=caps())
+    bad = [e for e in errors if not e.combination]  # combinations: the form names them
+    set_widgets(cfg)  # the valid settings of the file, defaults for the invalid ones
+    if bad:
+        add_notice("error", "\n".join([
+            tr("ui.input.upload.partial", file=md_code(file.name), n=len(bad)),
+            *error_items(bad)]))
+    else:
+        add_notice("success", tr("ui.form.upload_ok", file=md_code(file.name)))
 
 
 def preset_picker() -> str | None:
@@ -267,8 +317,7 @@ def config_form() -> dict[str, Any]:
 
 
 def current_config(values: dict[str, Any]) -> tuple[RunConfig | None, str | None]:
-    """The validated config of the widgets, or None and a message naming the setting."""
-    try:
-        return validate(values), None
-    except ConfigError as err:
-        return None, error_text(err, "form")
+    """The validated config of the widgets, or None and a message naming every setting that
+    cannot be used."""
+    cfg, errors = validate(values)
+    return (None, error_text(ConfigError.join(errors), "form")) if errors else (cfg, None)
