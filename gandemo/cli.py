@@ -1,7 +1,8 @@
 """``python -m gandemo``: list, train, compare, bench (the contract is in DESIGN.md).
 
-Exit codes: 0 done; 2 invalid input (one line on stderr naming the setting); 3 diverged (files
-written up to the divergence).
+Exit codes: 0 done; 2 invalid input (one line on stderr naming every invalid setting and its
+allowed range); 3 diverged (files written up to the divergence). Setting flags are read as text
+by ``config.parse_settings``, so ``--steps 1e309`` is answered like ``--set steps=1e309``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ import json
 import sys
 from pathlib import Path
 
-from .config import ConfigError, RunConfig, describe, from_dict, from_json, to_dict
+from .config import (
+    ConfigError,
+    RunConfig,
+    describe,
+    load_json,
+    parse_settings,
+    parse_value,
+    raise_all,
+    show_value,
+    to_dict,
+)
 
 EXIT_OK, EXIT_INVALID, EXIT_DIVERGED = 0, 2, 3
 
@@ -37,18 +48,20 @@ def _csv(kind):
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="real distribution (see `list`)")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--steps")
+    p.add_argument("--seed")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--width", type=int, help="hidden units of G and D")
-    p.add_argument("--depth", type=int, help="hidden layers of G and D")
-    p.add_argument("--lr-g", type=float, dest="lr_g")
-    p.add_argument("--lr-d", type=float, dest="lr_d")
+    p.add_argument("--batch")
+    p.add_argument("--width", help="hidden units of G and D")
+    p.add_argument("--depth", help="hidden layers of G and D")
+    p.add_argument("--lr-g", dest="lr_g")
+    p.add_argument("--lr-d", dest="lr_d")
     p.add_argument("--config", help="start from a config.json")
     p.add_argument("--preset", help="start from a classroom preset (see `list`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any RunConfig setting; repeatable")
+    p.add_argument("--animate", metavar="gif,mp4,html",
+                   help="also write animation.gif/.mp4/.html of the run's replay frames")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,29 +71,54 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one GAN and write its files")
     _add_run_args(train)
     train.add_argument("--loss")
-    train.add_argument("--d-steps", type=int, dest="d_steps")
+    train.add_argument("--d-steps", dest="d_steps")
     compare = sub.add_parser("compare", help="train several losses / D strengths on one seed")
     _add_run_args(compare)
     compare.add_argument("--losses", type=_csv(str), help="A,B,..; default: the preset's variants")
-    compare.add_argument("--d-steps", type=_csv(int), dest="d_steps", help="k values, e.g. 1,5")
+    compare.add_argument("--d-steps", type=_csv(str), dest="d_steps", help="k values, e.g. 1,5")
     bench = sub.add_parser("bench", help="measure training speed")
     bench.add_argument("--json", action="store_true", help="last line: a JSON object")
     bench.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    dyn = sub.add_parser("dynamics", help="Dirac-GAN: eigenvalues and verdict (no training)")
+    dyn.add_argument("--loss", default="minimax")
+    dyn.add_argument("--reg", default="none", help="none, r1, gp or noise")
+    for flag, reg in (("--gamma", "r1"), ("--lam", "gp"), ("--sigma", "noise")):
+        dyn.add_argument(flag, type=float, help=f"strength of --reg {reg}")
+    dyn.add_argument("--loss-param", type=float, dest="loss_param",
+                     help="c for wgan (clipping), lambda for wgan-gp")
+    dyn.add_argument("--eta", type=float, default=0.1)
+    dyn.add_argument("--k", type=int, default=1, help="D steps per G step")
+    dyn.add_argument("--steps", type=int, default=300, help="G steps of the two paths")
+    dyn.add_argument("--start", type=_csv(float), default=[1.0, 1.0], help="theta,psi")
     return parser
 
 
-def _base_config(args) -> dict:
-    """Settings from --preset/--config, then the flags, then --set (later wins)."""
+def _settings(args) -> RunConfig:
+    """The validated config of the command line; ConfigError(s) naming every invalid setting."""
+    data, errors = _base_config(args)
+    cfg, more = parse_settings(data)
+    raise_all(errors + more)
+    return cfg
+
+
+def _base_config(args) -> tuple[dict, list[ConfigError]]:
+    """Settings from --preset/--config, then the flags, then --set (later wins), as given (text
+    or JSON values), and the errors of --set items that are not KEY=VALUE."""
     data: dict = {}
+    errors: list[ConfigError] = []
     if args.preset:
         from .presets import get_preset
 
         data.update(to_dict(get_preset(args.preset).configs()[0]))
     if args.config:
         try:
-            data.update(to_dict(from_json(Path(args.config).read_text())))
-        except OSError as e:
-            raise ConfigError("config", f"cannot read {args.config}: {e.strerror}") from None
+            loaded = load_json(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) else "not a UTF-8 text file"
+            raise ConfigError("config", f"cannot read {show_value(args.config)}: {why}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError("config", "must be a JSON object of settings")
+        data.update(loaded)
     for key in ("target", "steps", "seed", "batch", "lr_g", "lr_d", "loss", "d_steps"):
         value = getattr(args, key, None)
         if value is not None and not isinstance(value, list):
@@ -92,9 +130,10 @@ def _base_config(args) -> dict:
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ConfigError("set", f"expected KEY=VALUE, got {item!r}")
-        data[key.strip()] = value
-    return data
+            errors.append(ConfigError("set", f"expected KEY=VALUE, got {show_value(item)}"))
+        else:
+            data[key.strip()] = value
+    return data, errors
 
 
 def cmd_list() -> int:
@@ -121,14 +160,17 @@ def cmd_list() -> int:
 def cmd_train(args) -> int:
     from .report import write_run
 
-    cfg = from_dict(_base_config(args))
-    return EXIT_DIVERGED if write_run(cfg, Path(args.out)) else EXIT_OK
+    cfg = _settings(args)
+    formats, rec = _recorder(args, cfg.steps, cfg.log_every)
+    diverged = write_run(cfg, Path(args.out), on_step=rec)
+    _write_animation(rec, formats, Path(args.out))
+    return EXIT_DIVERGED if diverged else EXIT_OK
 
 
 def cmd_compare(args) -> int:
     from .report import write_comparison
 
-    base = from_dict(_base_config(args))
+    base = _settings(args)
     if args.losses is None and args.preset:
         from .presets import get_preset
 
@@ -138,9 +180,65 @@ def cmd_compare(args) -> int:
     elif args.losses is None:
         raise UsageError("compare needs --losses A,B,.. (or --preset NAME)")
     else:
-        ks = args.d_steps or [base.d_steps]
-        variants = [base.with_(loss=loss, d_steps=k) for loss in args.losses for k in ks]
-    return EXIT_DIVERGED if write_comparison(variants, Path(args.out)) else EXIT_OK
+        ks, losses, errors = [], [], []
+        for name, given, into in (("d_steps", args.d_steps or [base.d_steps], ks),
+                                  ("loss", args.losses, losses)):
+            for value in given:
+                try:
+                    into.append(parse_value(name, value))
+                except ConfigError as err:
+                    errors.append(err)
+        raise_all(errors)
+        variants = [base.with_(loss=loss, d_steps=k) for loss in losses for k in ks]
+    formats, rec = _recorder(args, max(v.steps for v in variants), base.log_every)
+    diverged = write_comparison(variants, Path(args.out), on_step=rec)
+    _write_animation(rec, formats, Path(args.out))
+    return EXIT_DIVERGED if diverged else EXIT_OK
+
+
+def _recorder(args, steps: int, log_every: int):
+    """(formats, frame recorder) for ``--animate``, or ((), None) without it."""
+    if args.animate is None:
+        return (), None
+    from .animate import AnimationError, Recorder, parse_formats
+
+    try:
+        formats = parse_formats(args.animate)
+    except AnimationError as e:
+        raise UsageError(str(e)) from None
+    return formats, Recorder(steps, log_every)
+
+
+def _write_animation(rec, formats, out: Path) -> None:
+    """animation.<fmt> files; a render failure is a warning (the run's files are written)."""
+    if rec is None:
+        return
+    from .animate import AnimationError, write
+
+    try:
+        for path in write(rec.animation(), out, formats):
+            print(f"wrote {path}", file=sys.stderr)
+    except AnimationError as e:
+        print(f"warning: animation not written: {e}", file=sys.stderr)
+
+
+def cmd_dynamics(args) -> int:
+    from .dynamics import Setup, summary
+
+    owner = {"gamma": "r1", "lam": "gp", "sigma": "noise"}  # flag -> the --reg it sets
+    given = {flag: getattr(args, flag) for flag in owner if getattr(args, flag) is not None}
+    wrong = [f"--{flag}" for flag in given if owner[flag] != args.reg]
+    if wrong:
+        raise UsageError(f"{', '.join(wrong)} does not apply to --reg {args.reg}")
+    if len(args.start) != 2:
+        raise UsageError(f"--start must be two numbers theta,psi, got {len(args.start)}")
+    try:
+        setup = Setup(loss=args.loss, reg=args.reg, strength=next(iter(given.values()), None),
+                      loss_param=args.loss_param, eta=args.eta, k=args.k)
+        print("\n".join(summary(setup, tuple(args.start), args.steps)))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return EXIT_OK
 
 
 def cmd_bench(args) -> int:
@@ -163,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "dynamics":
+            return cmd_dynamics(args)
         return cmd_bench(args)
     except (UsageError, ConfigError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)

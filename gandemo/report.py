@@ -208,11 +208,16 @@ def _progress(trainer: Trainer):
     return on_log
 
 
-def write_run(cfg: RunConfig, out: Path, lang: str = "en") -> bool:
-    """Train ``cfg`` and write the run files into ``out``. Returns True when the run diverged."""
+def write_run(cfg: RunConfig, out: Path, lang: str = "en", on_step=None) -> bool:
+    """Train ``cfg`` and write the run files into ``out``. Returns True when the run diverged.
+    ``on_step(trainer)``, if given, is called before training and after every logged row."""
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg)
-    trainer.run(on_log=_progress(trainer))
+    progress = _progress(trainer)
+    if on_step is not None:
+        on_step(trainer)
+    trainer.run(on_log=progress if on_step is None else
+                lambda row: (progress(row), on_step(trainer)))
     (out / "config.json").write_text(to_json(cfg), encoding="utf-8")
     (out / "metrics.csv").write_text(export.history_csv(trainer.history.as_arrays()))
     np.save(out / "samples.npy", final_samples(trainer))
@@ -227,11 +232,18 @@ def write_run(cfg: RunConfig, out: Path, lang: str = "en") -> bool:
     return trainer.diverged_at is not None
 
 
-def write_comparison(configs: Sequence[RunConfig], out: Path, lang: str = "en") -> bool:
-    """Train the variants side by side and write the comparison files. True if any diverged."""
+def write_comparison(configs: Sequence[RunConfig], out: Path, lang: str = "en",
+                     on_step=None) -> bool:
+    """Train the variants side by side and write the comparison files. True if any diverged.
+    ``on_step(comparison)``, if given, is called before training and after every step."""
     out.mkdir(parents=True, exist_ok=True)
     comp = Comparison(list(configs))
-    comp.run()
+    if on_step is not None:
+        on_step(comp)
+    while not comp.done:
+        comp.step()
+        if on_step is not None:
+            on_step(comp)
     trainers, labels = comp.trainers, comp.labels
     (out / "config.json").write_text(comparison_config_json(configs, labels), encoding="utf-8")
     (out / "metrics.csv").write_text(long_metrics(trainers, labels))

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gandemo import export, report
+from gandemo import animate, export, report
 from gandemo.compare import STRENGTHS, apply_strength, variant_labels
-from gandemo.config import ConfigError, RunConfig, to_dict
+from gandemo.config import ConfigError, RunConfig, parse_value, query_value, show_value, to_dict
 from gandemo.figures import COMPARISON_WIDTH, VARIANT_COLORS, frame_panel
+from gandemo.i18n import LANGUAGES, t
 from gandemo.losses import LOSSES, get_loss
 from gandemo.presets import PRESETS
 from gandemo.runner import (
@@ -40,7 +41,8 @@ from gandemo.runner import (
 from gandemo.targets import TARGETS
 from ui import panels
 from ui import run_session as rs
-from ui.common import labeler, lang, tr, tr_or
+from ui.common import labeler, lang, md_code, rewrite_url_params, tr, tr_or, url_params
+from ui.config_form import error_text
 
 RUN_KEY = "cmp_run_id"  # st.session_state key of the session's comparison
 RUN_PARAM = "cmp"  # URL query parameter
@@ -97,6 +99,53 @@ def _load_preset() -> None:
 def _leave_preset() -> None:
     """Losses or strengths edited: back to the user's own grid."""
     st.session_state[PRESET_KEY] = ""
+
+
+URL_NUMBERS = {"cmp_target": "target", "cmp_seed": "seed", "cmp_steps": "steps",
+               "cmp_batch": "batch"}  # URL parameter -> the RunConfig setting it feeds
+
+
+def url_label(key: str) -> str:
+    """The widget label of a ``cmp_*`` parameter (the key itself for anything else)."""
+    return tr_or(f"cmp.{key.removeprefix('cmp_')}.label", key)
+
+
+def check_url() -> None:
+    """Screen the ``cmp_*`` URL parameters before the bound widgets read them (call first):
+    invalid values are removed and named, with what is allowed, in one message; valid ones are
+    rewritten in the widgets' spelling (a strength level by key or by its label in any
+    language becomes the label of the current language)."""
+    lim = get_scheduler().limits
+    caps = {"cmp_steps": lim.max_steps, "cmp_batch": lim.max_batch}
+    params = url_params()
+    errors: list[ConfigError] = []
+    changes: dict[str, list[str] | None] = {}
+    for key, name in URL_NUMBERS.items():
+        if params.get(key):
+            try:
+                changes[key] = [query_value(parse_value(name, params[key][-1], caps.get(key)))]
+            except ConfigError as err:
+                errors.append(ConfigError(key, err.message))
+                changes[key] = None
+    level_label = labeler("cmp.level.")
+    choices = {"cmp_losses": {n: n for n in LOSSES},
+               "cmp_levels": {**{t(f"cmp.level.{n}", code): level_label(n)
+                                 for n in STRENGTHS for code in LANGUAGES},
+                              **{n: level_label(n) for n in STRENGTHS}}}
+    for key, allowed in choices.items():
+        given = [v for v in params.get(key, []) if v]
+        bad = [v for v in given if v not in allowed]
+        if bad:
+            errors.append(ConfigError(key, (
+                f"must be among {', '.join(dict.fromkeys(allowed.values()))}; got "
+                f"{', '.join(show_value(v) for v in bad[:3])}{' …' if len(bad) > 3 else ''}")))
+        if given:
+            changes[key] = list(dict.fromkeys(allowed[v] for v in given if v in allowed)) or None
+    rewrite_url_params({k: v for k, v in changes.items() if v != params.get(k)})
+    if errors:
+        text = error_text(ConfigError.join(errors), "url", label_of=url_label)
+        if ("error", text) not in notices():
+            notices().append(("error", text))
 
 
 def sidebar_form() -> dict:
@@ -160,9 +209,14 @@ def build_configs(v: dict) -> tuple[list[RunConfig], str | None]:
         for cfg in configs:
             get_scheduler().limits.check(cfg)
     except ConfigError as err:
-        return [], tr("cmp.error.config", setting=tr_or(f"field.{err.name}.label", err.name),
-                      name=err.name, detail=str(err))
+        return [], config_error_text(err)
     return configs, None
+
+
+def config_error_text(err: ConfigError) -> str:
+    """``cmp.error.config`` naming the (first) setting; names and values as code spans."""
+    return tr("cmp.error.config", setting=tr_or(f"field.{err.name}.label", err.name),
+              name=md_code(err.name), detail=md_code(str(err)))
 
 
 def variants_table(configs: list[RunConfig], labels: list[str]) -> pd.DataFrame:
@@ -215,8 +269,7 @@ def on_start(configs: list[RunConfig]) -> None:
         try:
             run = sched.create_comparison(configs)
         except ConfigError as err:
-            notices().append(("error", tr("cmp.error.config", setting=err.name, name=err.name,
-                                          detail=str(err))))
+            notices().append(("error", config_error_text(err)))
             return
         st.session_state[RUN_KEY] = run.id
         st.query_params[RUN_PARAM] = run.id
@@ -561,10 +614,14 @@ def export_section(run) -> None:
             tr(text), data, file_name=export.safe_filename(*base, name), mime=mime, key=key,
             on_click="ignore", icon=icon, width="stretch", disabled=disabled, help=help_text,
             type="primary" if key == "cmp_dl_zip" else "secondary")
+    replay = run.frames()
+    panels.animation_row("compare", (run.id, step, len(replay), code), base[:3], len(replay),
+                         lambda: animate.grid_animation(replay, hist, configs, lang=code))
 
 
 # --------------------------------------------------------------------------- the page
 
+check_url()  # before the bound widgets read (or crash on) a value from the link
 panels.page_style()
 with st.sidebar:
     values = sidebar_form()
