@@ -441,19 +441,50 @@ def _side_by_side(titles: Sequence[str], gap: float = 0.1) -> dict:
     }
 
 
-def divergence_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en") -> go.Figure:
-    """(a) JS (with the ln 2 ceiling), KL both ways and W1 on a log axis;
-    (b) the measured V(G, D*) as markers under 2·JS − 2·ln 2 as a line (they should overlap)."""
+def _inf_markers(hist, columns: Sequence[str], names: Sequence[str], top: float) -> list[dict]:
+    """An "∞" marker at height ``top`` for every logged step where a column is +∞ (the curve
+    itself has a gap there: a log axis cannot draw ∞)."""
+    steps = np.asarray(hist.get("step", np.zeros(0)), dtype=float)
+    traces = []
+    for col, name in zip(columns, names, strict=True):
+        y = np.asarray(hist.get(col, np.full(len(steps), np.nan)), dtype=float)
+        at = np.flatnonzero(np.isposinf(y))
+        if len(at):
+            traces.append({"type": "scatter", "x": steps[at], "y": np.full(len(at), top),
+                           "mode": "markers+text", "text": ["∞"] * len(at),
+                           "textposition": "top center", "name": f"{name} = ∞",
+                           "hovertemplate": f"{name} = ∞<extra></extra>",
+                           "marker": {"symbol": "triangle-up", "size": 9,
+                                      "color": COLORS["ref"]}})
+    return traces
+
+
+def divergence_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en",
+                      info: Mapping | None = None) -> go.Figure:
+    """(a) JS (with the ln 2 ceiling), KL both ways and W1 on a log axis, ∞ drawn as a gap plus
+    an "∞" marker; (b) the measured V(G, D*) as markers under 2·JS − 2·ln 2 as a line.
+    ``info`` (a ``metrics.divergences`` result, e.g. ``Trainer.last_measure``) names the
+    kernel width h and the W1 method in the legend; without it the labels stay generic."""
     hist = hist_arrays
     right = ("x2", "y2")
+    info = info or {}
+    js_name = (t("fig.div.js_h", lang, h=f"{info['bandwidth']:g}") if "bandwidth" in info
+               else t("fig.div.js", lang))
+    w1_name = (t("fig.div.w1_n", lang, method=info["w1_method"]) if "w1_method" in info
+               else t("fig.div.w1", lang))
     from_js = {"step": hist.get("step", np.zeros(0)), "v_opt": hist.get("v_opt", np.zeros(0)),
                "v_js": 2.0 * np.asarray(hist.get("js", np.zeros(0))) - 2.0 * LN2}
     data = _series_traces(hist, [
-        Series("js", t("fig.div.js", lang), COLORS["js"]),
+        Series("js", js_name, COLORS["js"]),
         Series("kl_rg", t("fig.div.kl_rg", lang), COLORS["real"]),
         Series("kl_gr", t("fig.div.kl_gr", lang), COLORS["fake"]),
-        Series("w1", t("fig.div.w1", lang), COLORS["x_grad"], "dot"),
+        Series("w1", w1_name, COLORS["x_grad"], "dot"),
     ], positive=True)
+    finite = [v for c in ("js", "kl_rg", "kl_gr", "w1")
+              for v in np.asarray(hist.get(c, []), dtype=float) if np.isfinite(v) and v > 0]
+    data += _inf_markers(hist, ("kl_rg", "kl_gr"),
+                         (t("fig.div.kl_rg", lang), t("fig.div.kl_gr", lang)),
+                         max(finite, default=1.0) * 2)
     data.append(_hline(hist, LN2, t("fig.div.ln2", lang)))
     data += _series_traces(from_js, [
         Series("v_opt", t("fig.div.v_opt", lang), COLORS["v_opt"], mode="markers"),

@@ -15,6 +15,8 @@ from scipy import ndimage, special
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from .targets import get_target, log_outside_interval, log_union
+
 LN2 = float(np.log(2))
 MIN_BANDWIDTH_CELLS = 1.0  # binned_density never smooths with less than one grid cell
 
@@ -194,3 +196,212 @@ def mode_stats(samples, centres, std, thresh: float = 3.0) -> dict:
 def gaussian_kl(mu1: float, s1: float, mu2: float, s2: float) -> float:
     """KL(N(μ1, s1²) ‖ N(μ2, s2²)) = log(s2/s1) + (s1² + (μ1 − μ2)²)/(2·s2²) − ½."""
     return float(np.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2 * s2**2) - 0.5)
+
+
+# --------------------------------------------------------------------------- one estimator
+
+DIVERGENCE_GRID = {1: 400, 2: 64}  # default grid points per axis (the trainer's grid)
+W1_SUBSAMPLE = 500  # points per side for exact OT in 2D (≈ 0.05 s with POT; n = 1000: ≈ 0.5 s)
+
+
+def _log_cell_kernel(centres: np.ndarray, edges: np.ndarray, h: float):
+    """log K[i, j] = log P(c_j + h·Z ∈ [e_i, e_i+1]), Z ~ N(0, 1): the Gaussian kernel
+    integrated over each cell, and log P(c_j + h·Z outside [e_0, e_n]) (the leak, which goes to
+    the outside cell). Φ differences are taken in log space on the tail side
+    (log Φ(b) + log(1 − Φ(a)/Φ(b))), so far-off cells keep exact tiny masses instead of 0."""
+    zl = (edges[:-1, None] - centres[None, :]) / h
+    zh = (edges[1:, None] - centres[None, :]) / h
+    right = zl > 0  # the whole cell lies right of the source: use upper tails Φ(−z)
+    big = np.where(right, special.log_ndtr(-zl), special.log_ndtr(zh))
+    small = np.where(right, special.log_ndtr(-zh), special.log_ndtr(zl))
+    with np.errstate(divide="ignore"):
+        log_k = big + np.log1p(-np.exp(small - big))
+    return log_k, log_outside_interval(edges[0], edges[-1], centres, h)
+
+
+def _log_smooth(log_mass: np.ndarray, kernels: list[np.ndarray]) -> np.ndarray:
+    """log of (mass convolved with the per-axis cell kernels), separably and in log space:
+    1D (nx,) with kernels [Kx]; 2D (ny, nx) with [Kx, Ky]."""
+    with np.errstate(divide="ignore"):
+        if log_mass.ndim == 1:
+            return special.logsumexp(kernels[0] + log_mass[None, :], axis=1)
+        kx, ky = kernels
+        a = special.logsumexp(log_mass[:, None, :] + kx[None, :, :], axis=2)  # (ny, nx)
+        return special.logsumexp(ky[:, :, None] + a[None, :, :], axis=1)
+
+
+def _log_kl(la: np.ndarray, lb: np.ndarray) -> float:
+    """KL(a‖b) = Σ a·(log a − log b) over cells with a > 0, from log masses; ∞ exactly when
+    a > 0 on a cell where b = 0 (log b = −∞)."""
+    pos = np.isfinite(la)
+    if np.any(pos & ~np.isfinite(lb)):
+        return float("inf")
+    return float(max((np.exp(la[pos]) * (la[pos] - lb[pos])).sum(), 0.0))
+
+
+class DivergenceEstimator:
+    """JS, KL both ways, TV and V(G, D*) between a target p_r and generated samples, on a fixed
+    partition: the cells of ``axes`` (centred on the grid points) plus one OUTSIDE cell.
+
+    * p_r: the target's exact cell masses; the outside cell gets its exact mass beyond the
+      window (``Target.log_mass_outside``, in log space, so 1e-300 stays 1e-300).
+    * p_g: linear binning of the samples onto the grid points; samples beyond the window (and
+      non-finite ones) count in the outside cell — they are never dropped.
+    * Both are smoothed by the SAME fixed Gaussian kernel of std h (``target.kde_bandwidth``
+      unless given; never taken from the samples), integrated over the cells (what the kernel
+      carries past the window joins the outside cell), so like is compared with like: the
+      numbers are the divergences between p_r∗K_h and p_g∗K_h on this partition. A perfect
+      generator reads ≈ 0 up to the sampling error (docs/theory.md), and h does not change
+      when p_g collapses, so values compare across time and across variants.
+    * Everything is computed from log masses: tails never fall on a floor. KL is ∞ (with
+      ``kl_*_reason``) only when one side has mass on a cell where the other has none; after
+      the common smoothing both have full support, so two far-apart distributions read a
+      large finite KL ≈ d²/(2h²) (the smoothed truth), not ∞ and not a floor.
+    """
+
+    def __init__(self, target, axes=None, bandwidth: float | None = None):
+        self.target = get_target(target) if isinstance(target, str) else target
+        h = self.target.kde_bandwidth if bandwidth is None else bandwidth
+        if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
+            raise ValueError(f"bandwidth must be a finite number > 0 (data units), got {h!r}")
+        self.h = float(h)
+        self.axes = (tuple(axes) if axes is not None
+                     else self.target.grid(DIVERGENCE_GRID[self.target.dim]))
+        steps = [a[1] - a[0] for a in self.axes]
+        self.edges = tuple(np.append(a - s / 2, a[-1] + s / 2)
+                           for a, s in zip(self.axes, steps, strict=True))
+        self.area = cell_area(self.axes)
+        kern = [_log_cell_kernel(a, e, self.h) for a, e in zip(self.axes, self.edges)]
+        self.kernels = [k for k, _ in kern]
+        leak = [lk for _, lk in kern]  # per axis, per source cell
+        # log P(a kernel step from cell (i, j) leaves the window): union over the axes
+        self.log_leak = (leak[0] if len(leak) == 1
+                         else log_union(np.stack(np.broadcast_arrays(leak[0][None, :],
+                                                                     leak[1][:, None]))))
+        mass = np.asarray(self.target._cell_mass(self.edges), dtype=float)
+        log_out = float(self.target.log_mass_outside(self.edges))
+        inside = -np.expm1(log_out) if log_out > -1 else 1.0  # P(window), exact near 1
+        with np.errstate(divide="ignore"):
+            self.log_r = self._smooth(np.log(mass * (inside / mass.sum())), log_out)
+
+    def _smooth(self, log_mass: np.ndarray, log_out: float) -> np.ndarray:
+        """Flat log masses of (cells, outside) after the kernel step: what leaves the window
+        joins the outside cell, so the total stays 1."""
+        leaked = special.logsumexp(log_mass + self.log_leak)
+        return np.append(_log_smooth(log_mass, self.kernels).ravel(),
+                         np.logaddexp(log_out, leaked))
+
+    def histogram(self, samples) -> tuple[np.ndarray, float]:
+        """Linear-binned counts on the grid points (shape of the grid) and the number of
+        samples outside the window (beyond the outer cell edges, or non-finite)."""
+        dim = len(self.axes)
+        x = np.asarray(samples, dtype=float).reshape(-1, dim)
+        sizes = np.array([len(a) for a in self.axes])
+        lo = np.array([e[0] for e in self.edges])
+        hi = np.array([e[-1] for e in self.edges])
+        keep = np.all(np.isfinite(x) & (x >= lo) & (x <= hi), axis=1)
+        t = np.clip((x[keep] - [a[0] for a in self.axes]) / [a[1] - a[0] for a in self.axes],
+                    0, sizes - 1)
+        i = np.minimum(t.astype(int), sizes - 2)
+        f = t - i
+        strides = np.cumprod(np.append(1, sizes[:-1]))
+        corners = list(product((0, 1), repeat=dim))
+        nodes = np.concatenate([(i + c) @ strides for c in corners])
+        side = (1 - f, f)
+        w = np.concatenate([np.prod([side[c_d][:, d] for d, c_d in enumerate(c)], axis=0)
+                            for c in corners])
+        hist = np.bincount(nodes, w, minlength=int(np.prod(sizes))).reshape(tuple(sizes[::-1]))
+        return hist, float(len(x) - keep.sum())
+
+    def log_g(self, samples) -> np.ndarray:
+        """log masses of p_g∗K_h on the cells, then the outside cell (flat, sums to 1)."""
+        hist, out = self.histogram(samples)
+        n = hist.sum() + out
+        if n == 0:
+            raise ValueError("samples: need at least one generated point")
+        with np.errstate(divide="ignore"):
+            return self._smooth(np.log(hist / n), np.log(out / n))
+
+    def density(self, log_mass: np.ndarray) -> np.ndarray:
+        """The grid density (mass / cell area, grid shape) of a flat log-mass vector."""
+        shape = tuple(len(a) for a in self.axes)[::-1]
+        return np.exp(log_mass[:-1]).reshape(shape) / self.area
+
+    def __call__(self, samples) -> dict:
+        """The divergence part of ``divergences`` (no W1)."""
+        la, lb = self.log_r, self.log_g(samples)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ls = np.logaddexp(la, lb)  # log(p_r + p_g)
+            ta = np.where(np.isfinite(la), np.exp(la) * (la - ls), 0.0).sum()
+            tb = np.where(np.isfinite(lb), np.exp(lb) * (lb - ls), 0.0).sum()
+        v_opt = float(ta + tb)  # E_pr log D* + E_pg log(1 − D*), D* = p_r/(p_r + p_g)
+        js = float(np.clip(v_opt / 2 + LN2, 0.0, LN2))
+        out = {
+            "js": js, "v_opt": 2 * js - 2 * LN2,
+            "kl_rg": _log_kl(la, lb), "kl_gr": _log_kl(lb, la),
+            "tv": float(np.abs(np.exp(la) - np.exp(lb)).sum() / 2),
+            "bandwidth": self.h, "outside_mass": float(np.exp(lb[-1])),
+            "outside_mass_r": float(np.exp(la[-1])),
+        }
+        for key, (p, q) in {"kl_rg": ("p_r", "p_g"), "kl_gr": ("p_g", "p_r")}.items():
+            if np.isinf(out[key]):
+                out[key + "_reason"] = (f"{p} has mass outside the plotting window, where {q} "
+                                        "has none: KL is infinite")
+        out["p_r"], out["p_g"] = self.density(la), self.density(lb)
+        return out
+
+
+def w1_ot(a, b, max_n: int = W1_SUBSAMPLE, seed: int = 0) -> tuple[float, int]:
+    """Exact W1 = min over couplings γ of Σ γ_ij‖a_i − b_j‖ between the uniform empirical laws
+    of subsamples of a and b (at most ``max_n`` points each, drawn without replacement with
+    ``seed``), solved by network simplex (POT ``ot.emd2``). Returns (W1, points used per side)."""
+    import ot
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+    rng = np.random.default_rng(seed)
+    a = a[rng.choice(len(a), max_n, replace=False)] if len(a) > max_n else a
+    b = b[rng.choice(len(b), max_n, replace=False)] if len(b) > max_n else b
+    cost = cdist(a, b)
+    return float(ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost)), len(a)
+
+
+_ESTIMATORS: dict = {}
+
+
+def divergences(target, samples, *, real=None, axes=None, bandwidth: float | None = None,
+                w1_n: int = W1_SUBSAMPLE, seed: int = 0, densities: bool = False) -> dict:
+    """JS, KL(p_r‖p_g) (``kl_rg``), KL(p_g‖p_r) (``kl_gr``), TV, V(G, D*) = 2·JS − 2·ln 2, W1.
+
+    ``target``: a name or a ``Target``; ``samples``: (n, dim) generated points. Densities as in
+    ``DivergenceEstimator`` (both smoothed by the target's fixed ``kde_bandwidth`` h, reported
+    as ``bandwidth``; mass outside the window kept, ``outside_mass``; ∞ as float('inf') with a
+    ``kl_rg_reason``/``kl_gr_reason``). W1 against ``real`` (default: as many target samples,
+    drawn with ``seed``): in 1D exact from all points (sorted quantiles); in 2D exact optimal
+    transport on ``w1_n`` points per side (``w1_n`` in the result, ``w1_method`` says which).
+    ``densities=True`` also returns the smoothed grid densities ``p_r`` and ``p_g``."""
+    tgt = get_target(target) if isinstance(target, str) else target
+    x = np.asarray(samples, dtype=float)
+    if x.ndim != 2 or x.shape[1] != tgt.dim or not len(x):
+        raise ValueError(f"samples must be an (n, {tgt.dim}) array with n ≥ 1, got {x.shape}")
+    if not isinstance(w1_n, (int, np.integer)) or w1_n < 2:
+        raise ValueError(f"w1_n must be an integer ≥ 2, got {w1_n!r}")
+    key = (id(tgt), None if axes is None else tuple((a[0], a[-1], len(a)) for a in axes),
+           bandwidth)
+    est = _ESTIMATORS.get(key)
+    if est is None or est.target is not tgt:
+        est = _ESTIMATORS[key] = DivergenceEstimator(tgt, axes, bandwidth)
+    out = est(x)
+    if not densities:
+        del out["p_r"], out["p_g"]
+    real = tgt.sample(np.random.default_rng(seed), len(x)) if real is None else real
+    finite = x[np.all(np.isfinite(x), axis=1)]
+    if not len(finite):
+        out.update(w1=float("inf"), w1_n=0, w1_method="none: no finite sample")
+    elif tgt.dim == 1:
+        out.update(w1=w1_1d(finite, real), w1_n=len(finite),
+                   w1_method=f"exact (1D quantiles), n = {len(finite)}")
+    else:
+        w1, k = w1_ot(finite, real, w1_n, seed)
+        out.update(w1=w1, w1_n=k, w1_method=f"exact OT on n = {k}")
+    return out

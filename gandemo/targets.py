@@ -39,6 +39,7 @@ class Target(ABC):
     modes: np.ndarray | None = None
     mode_std: float | None = None
     exact_density: bool = True
+    kde_bandwidth: float = 0.1
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -51,6 +52,11 @@ class Target(ABC):
     @abstractmethod
     def _cell_mass(self, edges: tuple[np.ndarray, ...]) -> np.ndarray:
         """P_r(cell) for the cells between consecutive ``edges`` (one array per axis)."""
+
+    @abstractmethod
+    def log_mass_outside(self, edges: tuple[np.ndarray, ...]) -> float:
+        """log P_r(x outside the box [edges[d][0], edges[d][-1]] on some axis d), in log space
+        (−∞ only when p_r truly has no mass there)."""
 
     def grid(self, n: int | None = None) -> tuple[np.ndarray, ...]:
         """Uniform axes over ``bounds``, n points each (default 400 in 1D, 96 per axis in 2D)."""
@@ -97,6 +103,14 @@ class GaussianMixture(Target):
             return self.weights @ per_axis[0]
         return (per_axis[1].T * self.weights) @ per_axis[0]
 
+    def log_mass_outside(self, edges: tuple[np.ndarray, ...]) -> float:
+        """Per component, log ε_d = log[Φ((lo − μ)/σ) + Φ((μ − hi)/σ)] on each axis and
+        P(outside) = 1 − Π_d(1 − ε_d) (the union bound Σ ε_d when every ε_d < e⁻³⁰, exact to
+        that relative error); then log Σ_k w_k·P_k."""
+        log_eps = np.stack([log_outside_interval(e[0], e[-1], mu, self.std)
+                            for e, mu in zip(edges, self.means.T, strict=True)])  # (dim, K)
+        return float(special.logsumexp(np.log(self.weights) + log_union(log_eps)))
+
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class ScipyTarget(Target):
@@ -114,6 +128,11 @@ class ScipyTarget(Target):
         """P([a, b]) = F(b) − F(a)."""
         return np.diff(self.dist.cdf(edges[0]))
 
+    def log_mass_outside(self, edges: tuple[np.ndarray, ...]) -> float:
+        """log[F(lo) + 1 − F(hi)] from logcdf/logsf (−∞ for a uniform inside the window)."""
+        with np.errstate(divide="ignore"):
+            return float(np.logaddexp(self.dist.logcdf(edges[0][0]), self.dist.logsf(edges[0][-1])))
+
 
 def _normal_interval_mass(edges: np.ndarray, mu: np.ndarray, std: float) -> np.ndarray:
     """(K, len(edges) − 1) array of N(μ_k, σ²)-probabilities of [edges_i, edges_i+1]. Right of
@@ -123,6 +142,21 @@ def _normal_interval_mass(edges: np.ndarray, mu: np.ndarray, std: float) -> np.n
     return np.where(z[:, :-1] > 0, sf[:, :-1] - sf[:, 1:], cdf[:, 1:] - cdf[:, :-1])
 
 
+def log_outside_interval(lo: float, hi: float, mu, std: float) -> np.ndarray:
+    """log P(μ + σZ ∉ [lo, hi]) = log[Φ((lo − μ)/σ) + Φ((μ − hi)/σ)], in log space."""
+    return np.logaddexp(special.log_ndtr((lo - mu) / std), special.log_ndtr((mu - hi) / std))
+
+
+def log_union(log_eps: np.ndarray) -> np.ndarray:
+    """log P(some axis d is out) = log[1 − Π_d(1 − ε_d)] for independent axes, from log ε_d
+    along axis 0; the union bound Σ ε_d where every ε_d < e⁻³⁰ (exact to that relative error),
+    so tiny probabilities keep their value instead of rounding to 0."""
+    log_eps = np.asarray(log_eps, dtype=float)
+    with np.errstate(divide="ignore"):
+        exact = np.log(-np.expm1(np.log1p(-np.exp(np.minimum(log_eps, 0))).sum(0)))
+    return np.where(log_eps.max(0) > -30, exact, special.logsumexp(log_eps, axis=0))
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=float)
     a.setflags(write=False)
@@ -130,7 +164,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 def _mixture(name: str, description: str, bounds, means, std: float, weights=None,
-             separated: bool = True) -> GaussianMixture:
+             separated: bool = True, h: float = 0.1) -> GaussianMixture:
     """Registry helper. ``separated=False`` hides the modes from the mode metrics (used for the
     moons and the swiss roll, whose many overlapping components only shape a curve)."""
     means = _readonly(np.reshape(means, (len(means), -1)))
@@ -139,6 +173,7 @@ def _mixture(name: str, description: str, bounds, means, std: float, weights=Non
         name=name, dim=means.shape[1], description=description, bounds=bounds,
         modes=means if separated else None, mode_std=std if separated else None,
         means=means, std=std, weights=_readonly(np.full(k, 1 / k) if weights is None else weights),
+        kde_bandwidth=h,
     )
 
 
@@ -192,7 +227,7 @@ TARGETS: dict[str, Target] = {
         ScipyTarget(name="heavy-tailed", dim=1, bounds=((-8.0, 8.0),), dist=stats.t(3, 0, 0.7),
                     description="Student-t, ν = 3, loc 0, scale 0.7 (tails ∝ |x|⁻⁴)"),
         _mixture("ring8", "⅛·Σₖ N(2·(cos 2πk/8, sin 2πk/8), 0.02²·I), k = 0..7",
-                 ((-3.0, 3.0), (-3.0, 3.0)), _ring8(), 0.02),
+                 ((-3.0, 3.0), (-3.0, 3.0)), _ring8(), 0.02, h=0.05),
         _mixture("grid25", "1/25·Σ N((i, j), 0.05²·I), i, j ∈ {−4, −2, 0, 2, 4}",
                  ((-6.0, 6.0), (-6.0, 6.0)), _grid25(), 0.05),
         # Moons and swiss roll are exact mixtures of many equal-weight N(c, 0.1²·I) whose centres

@@ -35,12 +35,12 @@ from .losses import F_DIVERGENCES, f_divergence
 LN2 = math.log(2.0)
 GRID = np.linspace(-20.0, 20.0, 8001)
 DX = float(GRID[1] - GRID[0])
-KL_FLOOR = 1e-12  # metrics.kl_divergence's default floor for q: disjoint supports read ≈ 27.6
-KL_FLOOR_NATS = -math.log(KL_FLOOR)
-# The Theory page passes a far smaller floor (exact tails), and calls KL infinite when p puts more
-# than INF_MASS of its probability where q vanishes (q < THEORY_FLOOR), e.g. outside a uniform.
+# Support rule: ``density`` keeps every cell inside a family's support > 0 (an underflowed tail
+# cell holds the smallest normal float), so a cell is exactly 0 only outside the support. KL(p‖q)
+# is ∞ as soon as p has ANY mass on such a cell (e.g. N(0, 0.5²) beyond a uniform's ±4). Away
+# from that, q is floored at THEORY_FLOOR, which only touches underflowed tails.
 THEORY_FLOOR = 1e-300
-INF_MASS = 1e-5
+TINY = np.finfo(float).tiny
 
 # --------------------------------------------------------------------------------------------
 # 1D families
@@ -138,7 +138,9 @@ class Dist:
                        for w, m in ((p["w"], p["mu1"]), (1 - p["w"], p["mu2"])) if w > 0)
         lower, upper, right = self._tails(edges)
         mass = np.where(right[:-1], upper[:-1] - upper[1:], lower[1:] - lower[:-1])
-        return np.maximum(mass, 0.0)
+        if self.family == "uniform":
+            return np.maximum(mass, 0.0)  # exactly 0 outside [a, b]: off the support
+        return np.maximum(mass, TINY)  # full support: an underflowed tail is tiny, not 0
 
     def mean(self) -> float:
         p = self.p
@@ -199,13 +201,26 @@ class Divergences:
         return asdict(self)
 
 
-def kl(p: np.ndarray, q: np.ndarray, dx: float) -> float:
-    """KL(p‖q) by ``metrics.kl_divergence`` with floor THEORY_FLOOR; ∞ when p puts more than
-    INF_MASS of its probability where q < THEORY_FLOOR (q = 0 there, e.g. outside a uniform)."""
+def off_support_mass(p: np.ndarray, q: np.ndarray, dx: float) -> float:
+    """∫ p over the cells where q is exactly 0 (outside q's support): KL(p‖q) = ∞ iff > 0."""
     pn, qn = M.normalise(p, dx), M.normalise(q, dx)
-    if pn[qn < THEORY_FLOOR].sum() * dx > INF_MASS:
+    return float(pn[qn == 0].sum() * dx)
+
+
+def kl(p: np.ndarray, q: np.ndarray, dx: float) -> float:
+    """KL(p‖q) by ``metrics.kl_divergence`` with floor THEORY_FLOOR; ∞ when p puts any mass
+    where q = 0 (outside q's support, e.g. a Gaussian's tails beyond a uniform's interval)."""
+    if off_support_mass(p, q, dx) > 0:
         return math.inf
     return M.kl_divergence(p, q, dx, floor=THEORY_FLOOR)
+
+
+def kl_inf_reason(p: np.ndarray, q: np.ndarray, dx: float, p_name: str = "p",
+                  q_name: str = "q") -> str | None:
+    """Why KL(p‖q) is ∞ (None when it is finite): the mass p puts outside q's support."""
+    m = off_support_mass(p, q, dx)
+    return (f"{p_name} puts {m:.3g} of its mass where {q_name} = 0: log({p_name}/0) = ∞"
+            if m > 0 else None)
 
 
 def divergence_table(p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> Divergences:
@@ -309,7 +324,7 @@ def f_closed_form(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GR
     if name == "rkl":
         return kl(q, p, dx)
     if name == "pearson":
-        if pn[qn < THEORY_FLOOR].sum() * dx > INF_MASS:
+        if off_support_mass(p, q, dx) > 0:
             return math.inf
         qf = np.maximum(qn, THEORY_FLOOR)
         with np.errstate(over="ignore"):
@@ -357,7 +372,7 @@ def variational_bound(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray 
 
 def f_div(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> float:
     """D_f(p‖q) by ``losses.f_divergence``, with the zero rule of ``kl``: ∞ when one density
-    puts more than INF_MASS of its probability where the other vanishes (< THEORY_FLOOR) and f
+    puts any mass where the other is exactly 0 (off its support) and f
     makes that infinite (f(0) = ∞ or f(u)/u → ∞); otherwise both densities are floored at
     THEORY_FLOOR first, so a tail that underflowed to 0 does not turn log 0 into ∞."""
     fd = F_DIVERGENCES[name]
@@ -365,9 +380,9 @@ def f_div(name: str, p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> f
     pn, qn = M.normalise(p, dx), M.normalise(q, dx)
     with np.errstate(divide="ignore"):
         f0 = float(fd.f(np.array([0.0]))[0])
-    if math.isinf(fd.slope_at_inf) and pn[qn < THEORY_FLOOR].sum() * dx > INF_MASS:
+    if math.isinf(fd.slope_at_inf) and off_support_mass(p, q, dx) > 0:
         return math.inf
-    if math.isinf(f0) and qn[pn < THEORY_FLOOR].sum() * dx > INF_MASS:
+    if math.isinf(f0) and off_support_mass(q, p, dx) > 0:
         return math.inf
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return float(f_divergence(np.maximum(pn, THEORY_FLOOR), np.maximum(qn, THEORY_FLOOR),
@@ -418,10 +433,9 @@ def entropy(p: np.ndarray, dx: float) -> float:
 
 def cross_entropy(p: np.ndarray, q: np.ndarray, dx: float) -> float:
     """H(p, q) = −∫ p log q (q floored at THEORY_FLOOR; ∞ where ``kl`` says ∞)."""
-    pn, qn = M.normalise(p, dx), M.normalise(q, dx)
-    if pn[qn < THEORY_FLOOR].sum() * dx > INF_MASS:
+    if off_support_mass(p, q, dx) > 0:
         return math.inf
-    qn = np.maximum(qn, THEORY_FLOOR)
+    pn, qn = M.normalise(p, dx), np.maximum(M.normalise(q, dx), THEORY_FLOOR)
     return float(-special.xlogy(pn, qn).sum() * dx)
 
 
@@ -476,7 +490,8 @@ def misconceptions(p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> dic
     b: JS lies in [0, ln 2] nats = [0, 1] bit: the base matters.
     c: KL ≥ 0 with equality only at p = q (Gibbs), and KL(p‖q) ≠ KL(q‖p).
     d: cross-entropy H(p, q) = H(p) + KL(p‖q): equal to KL only up to the constant H(p) ≠ 0.
-    e: KL of disjoint supports is ∞; the dashboard's ≈ 27.6 is the floor log(1/10⁻¹²).
+    e: KL of disjoint supports is ∞ (shown as ∞, with the reason); the Train page compares
+       p_r and p_g after one fixed Gaussian smoothing (std h), where it is large but finite.
     """
     dx = dx_of(grid)
     dp, dq = density(DISJOINT_P, grid), density(DISJOINT_Q, grid)
@@ -494,9 +509,10 @@ def misconceptions(p: np.ndarray, q: np.ndarray, grid: np.ndarray = GRID) -> dic
         "c": {"kl_pq": table.kl_pq, "kl_qp": table.kl_qp, "kl_pp": kl(p, p, dx),
               "gap": table.kl_pq - table.kl_qp},
         "d": ce,
-        # what the training dashboard (metrics' default floor 1e-12) prints for disjoint supports
-        "e": {"kl": M.kl_divergence(dp, dq, dx), "floor_nats": KL_FLOOR_NATS,
-              "kl_true": kl(dp, dq, dx)},
+        # disjoint supports: ∞ (the reason: p's mass off q's support); after smoothing both by a
+        # Gaussian of std h, KL ≈ E|X − Y|²/(2h²)-sized but finite (not a floor)
+        "e": {"kl_true": kl(dp, dq, dx), "off_mass": off_support_mass(dp, dq, dx),
+              "js": js_d},
     }
 
 

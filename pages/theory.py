@@ -86,6 +86,10 @@ cols[3].metric(tr("theory.num.w1"), T.fmt(table.w1), help=tr("theory.help.w1"))
 cols[4].metric(tr("theory.num.tv"), T.fmt(table.tv), help=tr("theory.help.tv"))
 if not np.isfinite(table.kl_pq) or not np.isfinite(table.kl_qp):
     st.caption(tr("theory.explorer.kl_inf"))
+    for (a, b), name in (((p, q), "kl_pq"), ((q, p), "kl_qp")):
+        if not np.isfinite(getattr(table, name)):
+            st.caption(tr("theory.explorer.kl_inf_mass", kl=tr(f"theory.num.{name}"),
+                          mass=f"{T.off_support_mass(a, b, T.DX):.3g}"))
 
 which = st.radio(tr("theory.explorer.integrand_pick"), T.INTEGRAND_KEYS, horizontal=True,
                  key="th_integrand", format_func=lambda k: tr(f"theory.num.{k}"))

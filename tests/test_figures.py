@@ -287,3 +287,21 @@ def test_plotly_config():
     assert F.PLOTLY_CONFIG["displaylogo"] is False
     opts = F.PLOTLY_CONFIG["toImageButtonOptions"]
     assert opts == {"format": "png", "scale": 3, "filename": "gandemo"}
+
+
+def test_divergence_curves_name_the_estimator_and_mark_infinite_kl():
+    hist = make_history()
+    kl = np.asarray(hist["kl_rg"], dtype=float).copy()
+    finite_steps = np.isfinite(kl)
+    kl[np.flatnonzero(finite_steps)[:3]] = np.inf
+    hist = {**hist, "kl_rg": kl}
+    fig = F.divergence_curves(hist, info={"bandwidth": 0.05, "w1_method": "exact OT on n = 500"})
+    assert "JS (smoothed, h = 0.05)" in _names(fig)
+    assert "W1 (exact OT on n = 500)" in _names(fig)
+    curve = _by_name(fig, "KL(p_r‖p_g)")
+    assert np.all(np.isfinite(curve.y)) and len(curve.y) == finite_steps.sum() - 3  # gaps
+    marks = _by_name(fig, "KL(p_r‖p_g) = ∞")
+    assert list(marks.text) == ["∞"] * 3 and len(marks.x) == 3
+    assert marks.y[0] > max(v for tr in fig.data if tr.yaxis == "y" and tr.name != marks.name
+                            for v in tr.y if np.isfinite(v))
+    fig.to_json()  # serialises: no inf reaches plotly

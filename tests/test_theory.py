@@ -149,8 +149,19 @@ def test_kl_is_infinite_only_where_q_truly_vanishes():
     g = gauss(0, 1)
     table = T.divergence_table(g, u)  # p = N(0, 1) has mass outside [−1, 1]
     assert table.kl_pq == math.inf and math.isfinite(table.kl_qp)
-    # the extreme σ ratio of the sliders: q's cells underflow only where p is negligible
+    # however little mass p has off q's support, KL is ∞ (the old 1e-5 mass rule showed
+    # 1.3536 and 0.8840 here), and the reason names that mass
+    for sigma, half in ((0.5, 4.0), (0.2, 1.0)):
+        p_ = gauss(0, sigma)
+        q_ = T.density(T.Dist.make("uniform", a=-half, b=half))
+        off = 2 * stats.norm.sf((half + T.DX / 2) / sigma)  # beyond the edge cell, exact
+        assert T.divergence_table(p_, q_).kl_pq == math.inf
+        assert T.off_support_mass(p_, q_, T.DX) == pytest.approx(off, rel=0.05)
+        assert "= ∞" in T.kl_inf_reason(p_, q_, T.DX)
+    assert T.kl_inf_reason(g, g, T.DX) is None
+    # the extreme σ ratio of the sliders: q's tail cells underflow, but stay > 0 (full support)
     wide, narrow = gauss(0, 1.5), gauss(0, 0.2)
+    assert np.all(narrow > 0)
     assert T.divergence_table(wide, narrow).kl_pq == pytest.approx(
         M.gaussian_kl(0, 1.5, 0, 0.2), rel=1e-3)
 
@@ -294,10 +305,9 @@ def test_misconception_numbers():
     assert abs(m["c"]["gap"]) > 1  # asymmetric
     assert m["d"]["h_pq"] == pytest.approx(m["d"]["h_p"] + m["d"]["kl"])
     assert m["d"]["h_p"] == pytest.approx(0.5 * math.log(2 * math.pi * math.e), abs=1e-5)
-    # what the dashboard shows for disjoint supports: the 1e-12 floor, ≈ 27.6, while KL = ∞
-    assert m["e"]["kl"] == pytest.approx(M.kl_divergence(T.density(T.DISJOINT_P),
-                                                         T.density(T.DISJOINT_Q), T.DX))
-    assert 27 < m["e"]["kl"] <= m["e"]["floor_nats"] and m["e"]["kl_true"] == math.inf
+    # disjoint supports: KL is ∞ (all of p's mass is off q's support), no floored ≈ 27.6
+    assert m["e"]["kl_true"] == math.inf and m["e"]["off_mass"] == pytest.approx(1.0)
+    assert m["e"]["js"] == pytest.approx(LN2, abs=1e-15)
 
 
 def test_gibbs_inequality_on_random_pairs():

@@ -101,7 +101,12 @@ def test_family_switch_and_disjoint_uniforms_show_infinite_kl(page):
     kl_pq, kl_qp, js, w1, tv = explorer_numbers(page)
     assert kl_pq == kl_qp == "∞" and js == T.fmt(math.log(2)) and tv == "1.0000"
     assert w1 == T.fmt(3.5)  # means −2 and 1.5
-    assert t("theory.explorer.kl_inf", "en") in [c.value for c in page.caption]
+    captions = [c.value for c in page.caption]
+    assert t("theory.explorer.kl_inf", "en") in captions
+    assert t("theory.explorer.kl_inf_mass", "en", kl=t("theory.num.kl_pq", "en"),
+             mass="1") in captions  # the reason: all of p's mass lies where q = 0
+    page.selectbox(key="th_p_family").set_value("gaussian").run()  # N(0, 1) vs U(1, 2): ∞
+    assert explorer_numbers(page)[0] == "∞" and explorer_numbers(page)[1] != "∞"
     page.selectbox(key="th_q_family").set_value("mixture").run()
     assert {s.key for s in page.slider} >= {"th_q_mixture_mu1", "th_q_mixture_w"}
 
