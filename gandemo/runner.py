@@ -1,36 +1,43 @@
-"""Background training: runs time-sliced over a small pool of worker threads, process-wide.
+"""Background training: every started run time-sliced over a small pool of worker threads.
 
 * A ``Run`` wraps one ``Trainer``. Its worker publishes immutable results (latest ``Snapshot``,
   a thinned list of past frames for replay, the history as arrays); viewers only read those.
-* The ``Scheduler`` owns ``workers`` threads (default: the CPU count, env ``GANDEMO_WORKERS``),
-  each with one torch thread. At most ``max_running`` runs train at once (env
-  ``GANDEMO_MAX_RUNNING``); they share the workers round-robin in slices of ``slice_s`` seconds,
-  so every running run progresses. Further runs wait in a FIFO line with a visible position.
-* Limits per run: wall-clock training time, history rows (thinned by 2 when full) and frames.
+* The ``Scheduler`` owns ``workers`` threads (default: the CPU count, env ``GANDEMO_WORKERS``);
+  the first one to start sets torch to one thread per op (``torch.set_num_threads(1)``, nothing
+  happens at import). Every started run trains: the runs share the workers round-robin in
+  slices of ``slice_s`` seconds (at least one step), so each gets 1/n of the workers and all of
+  them move. A run just started (or resumed) goes first, for one step, so its counter moves
+  within one step of the slowest running slice. A run waits in a FIFO line, with the reason in
+  ``Run.message``, only when the memory the server gives training (``Limits.memory_mb``, env
+  ``GANDEMO_MEMORY_MB``, default 3/4 of the available RAM) or the count ``GANDEMO_MAX_RUNNING``
+  is in use; each run's memory is predicted from its settings (``gandemo.limits``).
+* Limits per run (``gandemo.limits.Limits``): sizes, the predicted cost of one step and of one
+  snapshot, wall-clock training time, history rows (thinned by 2 when full) and frames.
 * Cleanup: a running run whose viewer stopped polling for ``heartbeat_s`` is paused; a run whose
   session ended (``detach``) is removed after ``grace_s`` unless a page re-attaches to it by id;
-  any run untouched for ``idle_s`` is removed.
+  any run untouched for ``idle_s`` is removed; freed memory is handed back to the OS.
+* Why a run ended or paused: ``Run.reason`` (a ``Reason``) next to the readable ``Run.message``.
 No Streamlit here: pages call these methods; the workers never call back into the UI.
 """
 
 from __future__ import annotations
 
-import os
+import ctypes
+import gc
 import re
 import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import torch
 
 from .config import ConfigError, RunConfig
+from .limits import Cost, Limits, step_work  # noqa: F401 (Limits, step_work: re-exported)
 from .snapshot import Snapshot
 from .trainer import Trainer
-
-torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use the cores
 
 RUNNING, QUEUED, PAUSED = "running", "queued", "paused"
 FINISHED, DIVERGED, STOPPED, ERROR = "finished", "diverged", "stopped", "error"
@@ -40,100 +47,45 @@ MAX_VARIANTS = 12  # variants in one comparison
 VIEWERS_AT_BASE = 4  # watched runs the live views refresh at full rate for
 VIEWER_WINDOW_S = 5.0  # a run touched this recently counts as watched
 MAX_REFRESH_S = 2.0  # slowest live refresh under load
+RATE_WINDOW_S = 5.0  # the effective rate is measured over this much wall-clock time
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
+class Reason(StrEnum):
+    """Why a run ended or was paused by the server (``Run.reason``; None while it may go on)."""
 
-
-@dataclass
-class Limits:
-    """Per-run and process-wide bounds (classroom safety), overridable by environment variables."""
-
-    workers: int = field(default_factory=lambda: _env_int("GANDEMO_WORKERS", os.cpu_count() or 1))
-    max_running: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_RUNNING", 8))
-    max_steps: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_STEPS", 50_000))
-    max_run_s: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_RUN_SECONDS", 900))
-    max_width: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_WIDTH", 256))
-    max_batch: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_BATCH", 1024))
-    max_rows: int = 4000  # history rows kept per run (then thinned by 2)
-    max_frames: int = 120  # frames kept for replay per run (then thinned by 2)
-    fps: float = 4.0  # snapshots published per second while running
-    slice_s: float = 0.05  # training time a run gets per turn on a worker
-    heartbeat_s: float = field(default_factory=lambda: _env_int("GANDEMO_HEARTBEAT_SECONDS", 90))
-    grace_s: float = field(default_factory=lambda: _env_int("GANDEMO_GRACE_SECONDS", 10))
-    idle_s: float = field(default_factory=lambda: _env_int("GANDEMO_IDLE_SECONDS", 1800))
-    # One step cannot be interrupted: bound its cost (in units of the reference step, step_work).
-    max_step_work: float = field(
-        default_factory=lambda: _env_int("GANDEMO_MAX_STEP_WORK", 250))
-
-    def check(self, cfg: RunConfig) -> None:
-        """Refuse sizes this server will not train (ConfigError naming the setting and the cap)."""
-        caps = {"steps": self.max_steps, "g_width": self.max_width, "d_width": self.max_width,
-                "batch": self.max_batch}
-        for name, cap in caps.items():
-            if getattr(cfg, name) > cap:
-                value = getattr(cfg, name)
-                raise ConfigError(name, f"this server allows at most {cap}; got {value}")
-        work = step_work(cfg)
-        if work > self.max_step_work:
-            mb = cfg.minibatch_disc and MINIBATCH_COST * cfg.batch > cfg.d_width ** 2 * cfg.d_depth
-            name = "batch" if mb else "d_steps" if cfg.d_steps + 2 * cfg.unrolled > 8 else "d_width"
-            raise ConfigError(name, (
-                f"one step of these settings costs about {work:.0f}x the default step; this "
-                f"server allows {self.max_step_work:g}x. Lower the batch, widths, depths or k"
-                + (" (minibatch discrimination grows with batch²)" if cfg.minibatch_disc else "")))
-
-
-MINIBATCH_COST = 20_000  # per sample and batch member: the B×B×32 distances and their gradient
-PASS_OVERHEAD = 15e6  # fixed cost of one forward+backward pass of small nets, in the same units
-
-
-def _work(d_steps, unrolled, batch, g_width, g_depth, d_width, d_depth, minibatch_disc,
-          eval_samples, log_every) -> float:
-    per_sample = d_width ** 2 * d_depth + g_width ** 2 * g_depth
-    if minibatch_disc:
-        per_sample += MINIBATCH_COST * batch
-    passes = d_steps + 2 * unrolled + 1  # an unrolled step costs about two D steps
-    metrics = 1.5 * eval_samples * g_width ** 2 * g_depth / log_every
-    return passes * (batch * per_sample + PASS_OVERHEAD) + metrics
-
-
-# The reference step: 2×64 ReLU MLPs, batch 256, k = 1, 2000 eval samples every 10 steps.
-_REFERENCE_WORK = _work(1, 0, 256, 64, 2, 64, 2, False, 2000, 10)
-
-
-def step_work(cfg: RunConfig) -> float:
-    """Rough cost of one training step relative to the reference step (1.0), from the sizes
-    alone: per pass a fixed overhead plus batch·width²·depth, O(batch²) for minibatch
-    discrimination, and the metrics. Calibrated on one busy core: 1 unit ≈ 4 ms, so the default
-    cap of 250 units keeps any accepted step near or below one second."""
-    return _work(cfg.d_steps, cfg.unrolled, cfg.batch, cfg.g_width, cfg.g_depth, cfg.d_width,
-                 cfg.d_depth, cfg.minibatch_disc, cfg.eval_samples, cfg.log_every) / _REFERENCE_WORK
+    FINISHED = "finished"  # reached its last step
+    DIVERGED = "diverged"  # a loss or gradient became NaN/Inf
+    TIME_LIMIT = "time_limit"  # the server's training-time limit per run
+    IDLE = "idle"  # nobody watched it (paused) or its page was closed (removed)
+    STOPPED = "stopped"  # stopped by its page or by the server shutting down
+    ERROR = "error"  # an exception while training
 
 
 class Run:
     """One training run. Control methods are thread-safe; results are published, read-only."""
 
-    def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None, job=None):
+    def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None, job=None,
+                 cost: Cost | None = None):
         self.id = run_id or secrets.token_urlsafe(6)
         self.cfg = cfg
         self.limits = limits
+        self.cost = cost if cost is not None else limits.cost(cfg)
         self.trainer = job if job is not None else Trainer(cfg)
         self.state = PAUSED
-        self.message = ""
+        self.message = ""  # readable: why it ended, paused or waits (pages show it)
+        self.reason: Reason | None = None  # typed: why it ended or was paused by the server
         self.created = self.last_seen = time.monotonic()
         self.detached_at: float | None = None
-        self.iters_per_s = 0.0
+        self.iters_per_s = 0.0  # steps per second of its own training time
         self.train_lock = threading.Lock()  # held by whoever is stepping the trainer
         self._pub_lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._frames: list[Snapshot] = []
         self._history: dict[str, np.ndarray] = {}
         self._last_publish = 0.0
+        self._published_step = -1
+        self._progress: deque[tuple[float, int]] = deque()  # (time, step) while running
+        self.fresh = False  # just started or resumed: its first slice is one step, first in turn
         self.publish()
 
     # --- reading (any thread) ----------------------------------------------------------------
@@ -158,6 +110,29 @@ class Run:
         self.last_seen = time.monotonic()
         self.detached_at = None
 
+    def effective_rate(self, now: float | None = None) -> float:
+        """Steps per wall-clock second over the last RATE_WINDOW_S while running: what the run
+        really gets while it shares the workers (0 when it is not running)."""
+        now = time.monotonic() if now is None else now
+        pts = list(self._progress)
+        if self.state != RUNNING or len(pts) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = pts[0], pts[-1]
+        span = max(now, t1) - t0
+        return (s1 - s0) / span if span > 0 else 0.0
+
+    def held_mb(self) -> float:
+        """Predicted MB this run holds now: its resident memory in proportion to the frames it
+        keeps (the frames dominate; a run never started holds about none)."""
+        with self._pub_lock:
+            frames = len(self._frames)
+        return self.cost.resident_mb * min(1.0, frames / self.limits.max_frames)
+
+    def _mark_progress(self, now: float) -> None:
+        self._progress.append((now, self.step))
+        while len(self._progress) > 2 and now - self._progress[1][0] > RATE_WINDOW_S:
+            self._progress.popleft()
+
     # --- worker side ---------------------------------------------------------------------------
     def _collect(self):
         """(frame, history arrays) of the job, read by whoever holds the trainer."""
@@ -176,29 +151,39 @@ class Run:
                 self._frames = self._frames[::2] + ([snap] if len(self._frames) % 2 == 0 else [])
             self._history = arrays
         self._last_publish = time.monotonic()
+        self._published_step = self.step
 
-    def train_slice(self, budget_s: float, max_steps: int | None = None) -> int:
-        """Train about ``budget_s`` seconds (or ``max_steps``); publish at ≤ fps. Returns steps."""
+    def train_slice(self, budget_s: float, max_steps: int | None = None,
+                    publish_every: float | None = None) -> int:
+        """Train about ``budget_s`` seconds (at least one step; or exactly ``max_steps``) and
+        publish a frame every ``publish_every`` seconds (default 1/fps) and at the end when the
+        run stops, pauses or has not shown a frame since it started. Returns the steps made."""
+        period = publish_every if publish_every is not None else 1.0 / self.limits.fps
         t0 = time.monotonic()
-        n, due = 0, False
+        n = 0
         with self.train_lock:
             tr = self.trainer
+            first, self.fresh = self.fresh, False
             try:
                 while not tr.done and (max_steps is None or n < max_steps):
                     tr.step()
                     n += 1
                     now = time.monotonic()
-                    due = now - self._last_publish >= 1.0 / self.limits.fps
-                    if due:
+                    if now - self._last_publish >= period:
                         self.publish()
                     if now - t0 >= budget_s or (max_steps is None and self.state != RUNNING):
                         break
-                if not due or tr.done or max_steps is not None:  # the last state is visible
+                ending = tr.done or max_steps is not None or self.state != RUNNING or first
+                if ending and self._published_step != self.step:  # the last state is visible
                     self.publish()
             except Exception as exc:  # a bug or a torch error must not kill the worker
-                self.state, self.message = ERROR, f"training error at step {tr.step_count}: {exc}"
+                self.state, self.reason = ERROR, Reason.ERROR
+                self.message = f"training error at step {tr.step_count}: {exc}"
                 return n
-        dt = time.monotonic() - t0
+        now = time.monotonic()
+        if max_steps is None:
+            self._mark_progress(now)
+        dt = now - t0
         if n and dt > 0:
             rate = n / dt
             self.iters_per_s = rate if not self.iters_per_s else 0.7 * self.iters_per_s + 0.3 * rate
@@ -208,13 +193,14 @@ class Run:
     def _settle(self) -> None:
         tr = self.trainer
         if tr.diverged_at is not None:
-            self.state = DIVERGED
+            self.state, self.reason = DIVERGED, Reason.DIVERGED
             self.message = (f"diverged at step {tr.diverged_at}: a loss or gradient became NaN/Inf;"
                             " the history up to there is kept")
         elif tr.done:
-            self.state, self.message = FINISHED, f"finished {tr.step_count} steps"
+            self.state, self.reason = FINISHED, Reason.FINISHED
+            self.message = f"finished {tr.step_count} steps"
         elif tr._wall > self.limits.max_run_s:
-            self.state = STOPPED
+            self.state, self.reason = STOPPED, Reason.TIME_LIMIT
             self.message = f"stopped: this server's time limit per run is {self.limits.max_run_s} s"
 
 
@@ -246,12 +232,15 @@ class ComparisonRun(Run):
     ``latest()`` is a list of (label, Snapshot), ``frames()`` a list of such lists and
     ``history()`` maps each label to its history arrays."""
 
-    def __init__(self, configs: list[RunConfig], limits: Limits, run_id: str | None = None):
+    def __init__(self, configs: list[RunConfig], limits: Limits, run_id: str | None = None,
+                 cost: Cost | None = None):
         from .compare import Comparison
 
         self.comparison = Comparison(list(configs))
         self.labels = list(self.comparison.labels)
-        super().__init__(configs[0], limits, run_id, job=_ComparisonJob(self.comparison))
+        self.configs = list(configs)
+        super().__init__(configs[0], limits, run_id, job=_ComparisonJob(self.comparison),
+                         cost=cost if cost is not None else limits.check_all(self.configs))
 
     def _collect(self):
         frames, arrays = [], {}
@@ -263,14 +252,27 @@ class ComparisonRun(Run):
         return frames, arrays
 
 
+def _release_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise): RSS returns to the
+    baseline after the runs of a class are removed."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator keeps its pages
+        pass
+
+
 class Scheduler:
     """Process-wide registry of runs plus the worker pool that trains them."""
 
-    def __init__(self, limits: Limits | None = None):
+    def __init__(self, limits: Limits | None = None, threads: bool = True):
+        """``threads=False``: no worker pool; turns are driven by ``run_turn`` (tests)."""
         self.limits = limits or Limits()
+        self.threads = threads
         self.runs: dict[str, Run] = {}
+        self._fresh: deque[Run] = deque()  # just started: one step each, before anyone else
         self._ready: deque[Run] = deque()  # running runs waiting for a worker turn
-        self._line: deque[Run] = deque()  # queued runs waiting for a running slot
+        self._line: deque[Run] = deque()  # queued runs waiting for memory or a running slot
         self._busy: set[str] = set()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -278,8 +280,9 @@ class Scheduler:
 
     # --- lifecycle -----------------------------------------------------------------------------
     def _ensure_threads(self) -> None:
-        if self._threads:
+        if self._threads or not self.threads:
             return
+        torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use the cores
         for i in range(self.limits.workers):
             t = threading.Thread(target=self._work, name=f"gandemo-worker-{i}", daemon=True)
             self._threads.append(t)
@@ -294,7 +297,9 @@ class Scheduler:
         with self._cond:
             for run in self.runs.values():
                 if run.state in ACTIVE_STATES + (PAUSED,):
-                    run.state = STOPPED
+                    run.state, run.reason = STOPPED, Reason.STOPPED
+                    run.message = "stopped: the server is shutting down"
+            self._fresh.clear()
             self._ready.clear()
             self._line.clear()
             self._cond.notify_all()
@@ -303,25 +308,26 @@ class Scheduler:
         self._threads = []
         self.runs.clear()
         self._stop.clear()
+        _release_memory()
 
     # --- control (UI thread) ------------------------------------------------------------------
     def create(self, cfg: RunConfig, run_id: str | None = None) -> Run:
-        """Build a paused run (validated against the server limits) and register it.
+        """Build a paused run (validated against the server limits: sizes, predicted step and
+        snapshot cost, memory) and register it.
 
         ``run_id`` (e.g. from a URL) must look like a generated id and must not be taken: a
         second run under an existing id would silently replace someone else's run."""
-        self.limits.check(cfg)
+        cost = self.limits.check(cfg)
         self._check_id(run_id)
-        return self._register(Run(cfg, self.limits, run_id))
+        return self._register(Run(cfg, self.limits, run_id, cost=cost))
 
     def create_comparison(self, configs: list[RunConfig], run_id: str | None = None) -> Run:
         """Like ``create`` for a side-by-side comparison of 1..MAX_VARIANTS variants."""
         if not 1 <= len(configs) <= MAX_VARIANTS:
             raise ConfigError("variants", f"choose 1 to {MAX_VARIANTS}; got {len(configs)}")
-        for cfg in configs:
-            self.limits.check(cfg)
+        cost = self.limits.check_all(list(configs))
         self._check_id(run_id)
-        return self._register(ComparisonRun(configs, self.limits, run_id))
+        return self._register(ComparisonRun(configs, self.limits, run_id, cost=cost))
 
     def _check_id(self, run_id: str | None) -> None:
         if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
@@ -340,17 +346,18 @@ class Scheduler:
         return self.runs.get(run_id) if run_id else None
 
     def start(self, run: Run) -> None:
-        """Start or resume: run now if a slot is free, else join the line."""
+        """Start or resume: train now (time-sliced with the others) unless the memory for
+        training or the count cap is in use; then wait in line with the reason as message."""
         self._ensure_threads()
         with self._cond:
-            if run.state not in (PAUSED, QUEUED):
+            if run.state != PAUSED or run.id not in self.runs:
                 return
             run.touch()
-            if run.state == PAUSED and self._running_count() < self.limits.max_running:
-                run.state = RUNNING
-                self._enqueue(run)
-            elif run.state == PAUSED:
-                run.state = QUEUED
+            why = self._no_room(run)
+            if why is None:
+                self._run(run)
+            else:
+                run.state, run.message, run.reason = QUEUED, why, None
                 self._line.append(run)
             self._cond.notify_all()
 
@@ -358,7 +365,7 @@ class Scheduler:
         with self._cond:
             if run.state in ACTIVE_STATES:
                 self._drop(run)
-                run.state = PAUSED
+                run.state, run.message, run.reason = PAUSED, "", None
                 self._admit()
 
     def step_once(self, run: Run) -> int:
@@ -368,17 +375,21 @@ class Scheduler:
         run.train_slice(budget_s=float("inf"), max_steps=1)
         return run.step
 
-    def stop(self, run: Run, message: str = "stopped") -> None:
+    def stop(self, run: Run, message: str = "stopped", reason: Reason = Reason.STOPPED) -> None:
         with self._cond:
             self._drop(run)
             if run.state in ACTIVE_STATES + (PAUSED,):
-                run.state, run.message = STOPPED, message
+                run.state, run.message, run.reason = STOPPED, message, reason
             self._admit()
 
-    def remove(self, run: Run) -> None:
-        self.stop(run)
+    def remove(self, run: Run, reason: Reason = Reason.STOPPED) -> None:
+        """Stop and forget a run (its memory is then free for queued runs)."""
         with self._cond:
+            self._drop(run)
+            if run.state in ACTIVE_STATES + (PAUSED,):
+                run.state, run.message, run.reason = STOPPED, "stopped", reason
             self.runs.pop(run.id, None)
+            self._admit()
 
     def detach(self, run_id: str) -> None:
         """The viewing session ended: remove the run after the grace period unless re-attached."""
@@ -399,11 +410,18 @@ class Scheduler:
         with self._cond:
             return next((i + 1 for i, r in enumerate(self._line) if r is run), None)
 
+    def memory_mb(self) -> float:
+        """Predicted memory of the registered runs the scheduler counts against its budget:
+        what every run not waiting keeps, plus one working set per worker."""
+        with self._cond:
+            return self._memory_with(None)
+
     def stats(self) -> dict:
         import psutil
 
         with self._cond:
             states = [r.state for r in self.runs.values()]
+            used = self._memory_with(None)
         return {
             "runs": len(states),
             "running": states.count(RUNNING),
@@ -411,66 +429,143 @@ class Scheduler:
             "paused": states.count(PAUSED),
             "workers": self.limits.workers,
             "max_running": self.limits.max_running,
+            "memory_budget_mb": self.limits.memory_mb,
+            "memory_predicted_mb": round(used, 1),
             "threads": threading.active_count(),
             "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
         }
 
     def runs_info(self) -> list[dict]:
-        """One row per run, oldest first, for a status view. Read-only: touches no run."""
+        """One row per run, oldest first, for a status view. Read-only: touches no run.
+
+        ``kind`` is "run" or "comparison" (then ``variants`` and the distinct ``losses``);
+        ``position`` is set only while queued; ``rate`` is the effective steps/s (shared
+        workers included), ``iters_per_s`` the speed of its own slices."""
         now = time.monotonic()
         with self._cond:
             runs = sorted(self.runs.values(), key=lambda r: r.created)
             line = {r.id: i + 1 for i, r in enumerate(self._line)}
-        return [
-            {
-                "id": r.id, "state": r.state, "step": r.step, "steps": r.cfg.steps,
-                "iters_per_s": round(r.iters_per_s, 1), "position": line.get(r.id),
-                "target": r.cfg.target, "loss": r.cfg.loss, "age_s": round(now - r.created, 1),
-                "seen_s_ago": round(now - r.last_seen, 1), "detached": r.detached_at is not None,
-            }
-            for r in runs
-        ]
+        rows = []
+        for r in runs:
+            configs = getattr(r, "configs", [r.cfg])
+            rows.append({
+                "id": r.id, "kind": "comparison" if isinstance(r, ComparisonRun) else "run",
+                "variants": len(configs), "losses": list(dict.fromkeys(c.loss for c in configs)),
+                "state": r.state, "reason": r.reason.value if r.reason else None,
+                "message": r.message, "step": r.step, "steps": max(c.steps for c in configs),
+                "rate": round(r.effective_rate(now), 1), "iters_per_s": round(r.iters_per_s, 1),
+                "position": line.get(r.id) if r.state == QUEUED else None,
+                "target": r.cfg.target, "loss": r.cfg.loss, "memory_mb": round(r.cost.need_mb, 1),
+                "age_s": round(now - r.created, 1), "seen_s_ago": round(now - r.last_seen, 1),
+                "detached": r.detached_at is not None,
+            })
+        return rows
 
     # --- internals (hold self._cond) -----------------------------------------------------------
     def _running_count(self) -> int:
         return sum(r.state == RUNNING for r in self.runs.values())
 
-    def _enqueue(self, run: Run) -> None:
-        if run.id not in self._busy and run not in self._ready:
-            self._ready.append(run)
+    def _memory_with(self, extra: Run | None) -> float:
+        """Predicted MB if ``extra`` ran too: the full resident memory of the running runs (and
+        ``extra``), what the other registered runs hold now (frames and history stay while a run
+        exists, even paused), and the largest working set once per worker (at most that many
+        slices compute at once)."""
+        held = [r for r in self.runs.values() if r.state != QUEUED and r is not extra]
+        if extra is not None:
+            held.append(extra)
+        working = max((r.cost.working_mb for r in held if r.state == RUNNING or r is extra),
+                      default=0.0)
+        return (sum(r.cost.resident_mb if r.state == RUNNING or r is extra else r.held_mb()
+                    for r in held) + self.limits.workers * working)
+
+    def _no_room(self, run: Run) -> str | None:
+        """Why ``run`` cannot train now (the message shown while it waits), or None."""
+        lim = self.limits
+        if self._running_count() >= lim.max_running:
+            return (f"waiting: this server trains at most {lim.max_running} runs at once "
+                    "(GANDEMO_MAX_RUNNING); yours starts by itself when one ends")
+        need = self._memory_with(run)
+        if need > lim.memory_mb:
+            return (f"waiting for memory: with this run the server's runs would need about "
+                    f"{need:.0f} MB of the {lim.memory_mb} MB it gives training; this run needs "
+                    f"about {run.cost.need_mb:.0f} MB and starts by itself when others end")
+        return None
+
+    def _run(self, run: Run) -> None:
+        run.state, run.message, run.reason = RUNNING, "", None
+        run.fresh = True
+        run._progress.clear()
+        run._mark_progress(time.monotonic())
+        if run.id not in self._busy and run not in self._fresh:
+            if run in self._ready:
+                self._ready.remove(run)
+            self._fresh.append(run)
 
     def _drop(self, run: Run) -> None:
-        if run in self._ready:
-            self._ready.remove(run)
-        if run in self._line:
-            self._line.remove(run)
+        for queue in (self._fresh, self._ready, self._line):
+            if run in queue:
+                queue.remove(run)
 
     def _admit(self) -> None:
-        while self._line and self._running_count() < self.limits.max_running:
-            run = self._line.popleft()
-            run.state = RUNNING
-            self._enqueue(run)
+        """Move runs from the head of the line to training while there is room (FIFO)."""
+        while self._line and self._no_room(self._line[0]) is None:
+            self._run(self._line.popleft())
+        for run in self._line:  # the reason may have changed (memory vs count)
+            run.message = self._no_room(run) or run.message
         self._cond.notify_all()
 
+    def _publish_period(self) -> float:
+        """Seconds between published frames of one run: 1/fps with few runs, longer when many
+        share the workers (the pages then refresh slower too, see ``refresh_interval``)."""
+        base = 1.0 / self.limits.fps
+        return min(MAX_REFRESH_S, base * max(1.0, self._running_count() / VIEWERS_AT_BASE))
+
     # --- threads -----------------------------------------------------------------------------
+    def _take(self) -> Run | None:
+        """The next run to train (fresh ones first, then round robin), marked busy; hold _cond."""
+        queue = self._fresh or self._ready
+        if not queue:
+            return None
+        run = queue.popleft()
+        self._busy.add(run.id)
+        return run
+
+    def _turn(self, run: Run) -> None:
+        """One worker turn of ``run``: a fresh run makes one step (and shows it) before it joins
+        the round robin, a running one trains ``slice_s``; then it goes to the back."""
+        with self._cond:
+            period = self._publish_period()
+        run.train_slice(0.0 if run.fresh else self.limits.slice_s, publish_every=period)
+        with self._cond:
+            self._busy.discard(run.id)
+            if run.state == RUNNING and run.id in self.runs:
+                (self._fresh if run.fresh else self._ready).append(run)  # fresh: restarted
+            else:
+                self._admit()
+            self._cond.notify_all()
+
+    def run_turn(self) -> Run | None:
+        """One turn in the caller's thread (what a worker does in a loop); None when no run is
+        waiting for a turn. Lets tests and benches drive the scheduler round by round."""
+        with self._cond:
+            run = self._take()
+        if run is not None:
+            self._turn(run)
+        return run
+
     def _work(self) -> None:
         torch.set_num_threads(1)
         while not self._stop.is_set():
             with self._cond:
-                while not self._ready and not self._stop.is_set():
+                run = self._take()
+                while run is None and not self._stop.is_set():
                     self._cond.wait(0.5)
+                    run = self._take()
                 if self._stop.is_set():
+                    if run is not None:
+                        self._busy.discard(run.id)
                     return
-                run = self._ready.popleft()
-                self._busy.add(run.id)
-            run.train_slice(self.limits.slice_s)
-            with self._cond:
-                self._busy.discard(run.id)
-                if run.state == RUNNING:
-                    self._ready.append(run)
-                else:
-                    self._admit()
-                self._cond.notify_all()
+            self._turn(run)
 
     def _reap(self) -> None:
         while not self._stop.wait(1.0):
@@ -479,14 +574,19 @@ class Scheduler:
     def reap(self, now: float | None = None) -> None:
         """Apply the cleanup rules once (the reaper thread calls this every second)."""
         now = time.monotonic() if now is None else now
+        removed = 0
         for run in list(self.runs.values()):
             if run.detached_at is not None and now - run.detached_at > self.limits.grace_s:
-                self.remove(run)
+                self.remove(run, Reason.IDLE)
+                removed += 1
             elif now - run.last_seen > self.limits.idle_s:
-                self.remove(run)
+                self.remove(run, Reason.IDLE)
+                removed += 1
             elif run.state in ACTIVE_STATES and now - run.last_seen > self.limits.heartbeat_s:
                 self.pause(run)
-                run.message = "paused: nobody was watching this run"
+                run.message, run.reason = "paused: nobody was watching this run", Reason.IDLE
+        if removed:
+            _release_memory()
 
 
 _scheduler: Scheduler | None = None

@@ -1,5 +1,6 @@
-"""The background scheduler without Streamlit: controls, finishing, divergence, the line,
-cleanup (detach + grace, heartbeat), shutdown and the server limits.
+"""The background scheduler without Streamlit: controls, finishing, divergence, fair time
+slicing of a whole class, the memory line, cleanup (detach + grace, heartbeat), shutdown, the
+server limits (sizes, predicted costs) and the typed reasons.
 
 Each test owns a private ``Scheduler`` (never the process-wide one) and shuts it down. Waits are
 bounded polls on state, never assertions on speed.
@@ -17,12 +18,14 @@ import pytest
 from gandemo.config import ConfigError, RunConfig
 from gandemo.runner import (
     DIVERGED,
+    ERROR,
     FINISHED,
     PAUSED,
     QUEUED,
     RUNNING,
     STOPPED,
     Limits,
+    Reason,
     Scheduler,
 )
 
@@ -202,3 +205,247 @@ def test_live_refresh_slows_down_only_under_classroom_load():
     runs += [sched.create(cfg) for _ in range(8 * VIEWERS_AT_BASE)]
     assert sched.refresh_interval(0.4) == MAX_REFRESH_S
     sched.shutdown()
+
+
+# ------------------------------------------------------------------------ fairness (round robin)
+
+
+def test_thirty_runs_all_move_in_the_first_round_and_share_turns_evenly():
+    """30 started runs, driven turn by turn (no threads): the first 30 turns give each its first
+    step (start order), and every later round gives each exactly one turn: nobody is parked."""
+    sched = Scheduler(Limits(workers=2, memory_mb=100_000, slice_s=0.001), threads=False)
+    try:
+        runs = [sched.create(RunConfig(steps=50_000, seed=i, **SMALL)) for i in range(30)]
+        for run in runs:
+            sched.start(run)
+        assert all(r.state == RUNNING for r in runs) and sched.stats()["queued"] == 0
+        first_round = [sched.run_turn() for _ in range(30)]
+        assert first_round == runs  # fresh runs first, one step each, in the order they started
+        assert [r.step for r in runs] == [1] * 30
+        assert all(r.latest().step == 1 for r in runs)  # the first step is shown at once
+        for _ in range(3):  # three full rounds: each run gets one turn per round
+            turns = [sched.run_turn() for _ in range(30)]
+            assert sorted(id(r) for r in turns) == sorted(id(r) for r in runs)
+        assert all(r.step >= 4 for r in runs)
+        late = sched.create(RunConfig(steps=50_000, seed=99, **SMALL))
+        sched.start(late)
+        assert sched.run_turn() is late and late.step == 1  # a newcomer does not wait a round
+    finally:
+        sched.shutdown()
+
+
+def test_thirty_runs_on_two_workers_all_train(make_scheduler):
+    sched = make_scheduler(workers=2, max_running=64, memory_mb=100_000)
+    runs = [sched.create(RunConfig(steps=50_000, seed=i, **SMALL)) for i in range(30)]
+    for run in runs:
+        sched.start(run)
+    assert sched.stats()["running"] == 30
+    assert wait_until(lambda: all(r.step >= 3 for r in runs), 120), [r.step for r in runs]
+    assert all(sched.position(r) is None for r in runs)
+    rows = sched.runs_info()
+    assert all(row["position"] is None and row["state"] == RUNNING for row in rows)
+
+
+# ------------------------------------------------------------------------ memory: line, refusal
+
+
+def test_memory_budget_queues_with_the_reason_and_admits_when_freed():
+    probe = Limits(workers=1, memory_mb=100_000)
+    cost = probe.cost(RunConfig(**SMALL))
+    # room for two such runs (and one working set), not three
+    budget = int(2 * cost.resident_mb + cost.working_mb + 0.5 * cost.resident_mb)
+    sched = Scheduler(Limits(workers=1, memory_mb=budget), threads=False)
+    try:
+        runs = [sched.create(RunConfig(steps=50_000, seed=i, **SMALL)) for i in range(3)]
+        for run in runs:
+            sched.start(run)
+        assert [r.state for r in runs] == [RUNNING, RUNNING, QUEUED]
+        assert "waiting for memory" in runs[2].message and f"{budget} MB" in runs[2].message
+        assert sched.position(runs[2]) == 1
+        info = {row["id"]: row for row in sched.runs_info()}
+        assert info[runs[2].id]["position"] == 1 and info[runs[0].id]["position"] is None
+        sched.remove(runs[0])  # its memory is free: the line moves
+        assert runs[2].state == RUNNING and runs[2].message == ""
+        assert sched.position(runs[2]) is None
+    finally:
+        sched.shutdown()
+
+
+def test_a_run_larger_than_the_memory_budget_is_refused_naming_the_setting():
+    limits = Limits(memory_mb=40)
+    limits.check(RunConfig(target="gaussian"))
+    big = RunConfig(target="gaussian", minibatch_disc=True, batch=512)
+    with pytest.raises(ConfigError, match=r"needs about \d+ MB; .* memory for training is 40 MB"
+                       ) as err:
+        limits.check(big)
+    assert err.value.name == "batch"
+    sched = Scheduler(limits, threads=False)
+    with pytest.raises(ConfigError):
+        sched.create(big)
+    with pytest.raises(ConfigError) as err:
+        sched.create_comparison([RunConfig(target="ring8", seed=i) for i in range(4)])
+    assert err.value.name == "variants" and "40 MB" in str(err.value)
+    assert sched.runs == {}
+
+
+# ------------------------------------------------------------------------ cost caps
+
+
+@pytest.mark.parametrize("changes, cap, name", [
+    ({"minibatch_disc": True, "batch": 1024}, {"max_step_work": 250}, "batch"),
+    ({"d_steps": 100}, {"max_step_work": 30}, "d_steps"),
+    ({"target": "ring8", "eval_samples": 50_000}, {"max_snapshot_ms": 10}, "eval_samples"),
+    ({"target": "ring8", "d_width": 256, "d_depth": 6}, {"max_snapshot_ms": 100}, "d_width"),
+    ({"target": "ring8", "minibatch_disc": True, "batch": 1024},
+     {"max_snapshot_ms": 100, "max_step_work": 10**6}, "batch"),
+])
+def test_cost_caps_refuse_naming_the_setting_and_the_cap(changes, cap, name):
+    cfg = RunConfig(**changes)
+    limits = Limits(memory_mb=100_000, **cap)
+    with pytest.raises(ConfigError) as err:
+        limits.check(cfg)
+    assert err.value.name == name
+    assert f"{next(iter(cap.values())):g}" in str(err.value)
+
+
+def test_predicted_cost_grows_with_every_setting():
+    from gandemo.limits import predict
+
+    base = predict(RunConfig())
+    for change in ({"batch": 1024}, {"g_width": 256}, {"d_width": 256}, {"g_depth": 6},
+                   {"d_depth": 6}, {"d_steps": 5}, {"unrolled": 3}, {"minibatch_disc": True},
+                   {"loss": "wgan-gp"}):
+        assert predict(RunConfig(**change)).step_s > base.step_s, change
+    for change in ({"eval_samples": 20_000}, {"d_width": 256}, {"target": "ring8"},
+                   {"minibatch_disc": True}):
+        assert predict(RunConfig(**change)).snapshot_s > base.snapshot_s, change
+    ring = predict(RunConfig(target="ring8", minibatch_disc=True))
+    ring_big = predict(RunConfig(target="ring8", minibatch_disc=True, batch=512))
+    # the grid is scored against a fixed batch of fakes: linear in the batch, not grid²
+    assert ring_big.terms["snap_mbd"] == pytest.approx(2 * ring.terms["snap_mbd"])
+    assert predict(RunConfig(eval_samples=20_000)).resident_mb > base.resident_mb
+    assert predict(RunConfig(minibatch_disc=True, batch=1024)).working_mb > 100
+
+
+def test_every_preset_is_accepted_by_the_default_caps():
+    from gandemo.presets import PRESETS
+
+    limits = Limits(memory_mb=4096)
+    for preset in PRESETS.values():
+        cost = limits.check_all(preset.configs())
+        assert cost.snapshot_s < 0.1 * len(preset.configs()), preset.name
+
+
+# ------------------------------------------------------------------------ typed reasons
+
+
+def test_reasons_name_why_a_run_ended_or_paused(make_scheduler):
+    sched = make_scheduler(heartbeat_s=30, max_run_s=10_000)
+    done = sched.create(RunConfig(steps=10, **SMALL))
+    sched.start(done)
+    assert wait_until(lambda: done.state == FINISHED)
+    assert done.reason is Reason.FINISHED and done.reason == "finished"
+
+    bad = sched.create(RunConfig(seed=3, **DIVERGING))
+    sched.start(bad)
+    assert wait_until(lambda: bad.state == DIVERGED)
+    assert bad.reason is Reason.DIVERGED and bad.message.startswith("diverged at step")
+
+    watched = sched.create(RunConfig(steps=50_000, **SMALL))
+    sched.start(watched)
+    assert watched.reason is None
+    sched.reap(now=watched.last_seen + 31)
+    assert (watched.state, watched.reason) == (PAUSED, Reason.IDLE)
+    assert "nobody was watching" in watched.message  # what the pages look for today
+    sched.start(watched)
+    assert (watched.state, watched.reason, watched.message) == (RUNNING, None, "")
+    sched.stop(watched)
+    assert (watched.state, watched.reason) == (STOPPED, Reason.STOPPED)
+
+    closed = sched.create(RunConfig(steps=50, **SMALL))
+    sched.detach(closed.id)
+    sched.reap(now=closed.detached_at + 11)
+    assert sched.get(closed.id) is None and closed.reason is Reason.IDLE
+
+
+def test_time_limit_and_error_reasons():
+    sched = Scheduler(Limits(workers=1, max_run_s=1), threads=False)
+    try:
+        slow = sched.create(RunConfig(steps=50_000, **SMALL))
+        slow.trainer._wall = 2.0  # as if it had trained two seconds already
+        sched.start(slow)
+        sched.run_turn()
+        assert (slow.state, slow.reason) == (STOPPED, Reason.TIME_LIMIT)
+        assert "time limit" in slow.message  # what the pages look for today
+
+        broken = sched.create(RunConfig(steps=50_000, **SMALL))
+
+        def boom():
+            raise RuntimeError("boom")
+
+        broken.trainer.step = boom
+        sched.start(broken)
+        sched.run_turn()
+        assert (broken.state, broken.reason) == (ERROR, Reason.ERROR)
+        assert "boom" in broken.message
+        assert {r.value for r in Reason} == {"finished", "diverged", "time_limit", "idle",
+                                             "stopped", "error"}
+    finally:
+        sched.shutdown()
+
+
+# ------------------------------------------------------------------------ status rows
+
+
+def test_runs_info_describes_a_comparison_and_its_real_rate():
+    sched = Scheduler(Limits(workers=1, memory_mb=100_000, slice_s=0.02), threads=False)
+    try:
+        configs = [RunConfig(steps=500, loss=loss, **SMALL)
+                   for loss in ("nonsaturating", "minimax", "hinge", "minimax")]
+        cmp_run = sched.create_comparison(configs)
+        solo = sched.create(RunConfig(steps=500, **SMALL))
+        sched.start(cmp_run)
+        for _ in range(6):
+            sched.run_turn()
+        rows = {row["id"]: row for row in sched.runs_info()}
+        row = rows[cmp_run.id]
+        assert (row["kind"], row["variants"]) == ("comparison", 4)
+        assert row["losses"] == ["nonsaturating", "minimax", "hinge"]
+        assert row["state"] == RUNNING and row["position"] is None
+        assert row["step"] > 1 and row["rate"] > 0
+        assert rows[solo.id]["kind"] == "run" and rows[solo.id]["rate"] == 0.0
+    finally:
+        sched.shutdown()
+
+
+def test_no_process_wide_torch_setting_at_import():
+    import subprocess
+    import sys
+
+    code = ("import torch; n = torch.get_num_threads(); import gandemo.runner; "
+            "assert torch.get_num_threads() == n, (n, torch.get_num_threads()); print(n)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+
+
+def test_status_page_describes_a_comparison():
+    """The teacher's page: one row per comparison, named by its variants and losses; no place in
+    line for a run that is not waiting; the reason shown for one that is."""
+    from streamlit.testing.v1 import AppTest
+
+    from gandemo.runner import get_scheduler
+
+    sched = get_scheduler()
+    configs = [RunConfig(steps=5, loss=loss, **SMALL)
+               for loss in ("nonsaturating", "minimax", "nonsaturating", "hinge")]
+    run = sched.create_comparison(configs)
+    try:
+        at = AppTest.from_file("../pages/status.py", default_timeout=60).run()
+        assert not at.exception
+        table = at.dataframe[0].value
+        row = table[table["loss"].str.startswith("comparison")].iloc[-1]
+        assert row["loss"] == "comparison of 4 variants (losses nonsaturating, minimax, hinge)"
+        assert row["place in line"] == "" and row["state"] == "paused"
+        assert "None" not in table.to_string()
+    finally:
+        sched.remove(run)
