@@ -8,6 +8,7 @@ Logarithms are natural: divergences are in nats.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from itertools import product
 
 import numpy as np
@@ -366,7 +367,10 @@ def w1_ot(a, b, max_n: int = W1_SUBSAMPLE, seed: int = 0) -> tuple[float, int]:
     return float(ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost)), len(a)
 
 
-_ESTIMATORS: dict = {}
+# The estimators of the targets seen lately (each holds the target's grid densities); bounded,
+# so that a server where students upload many data sets does not keep every one.
+_ESTIMATORS: OrderedDict = OrderedDict()
+_ESTIMATORS_KEPT = 32
 
 
 def divergences(target, samples, *, real=None, axes=None, bandwidth: float | None = None,
@@ -391,6 +395,9 @@ def divergences(target, samples, *, real=None, axes=None, bandwidth: float | Non
     est = _ESTIMATORS.get(key)
     if est is None or est.target is not tgt:
         est = _ESTIMATORS[key] = DivergenceEstimator(tgt, axes, bandwidth)
+    _ESTIMATORS.move_to_end(key)
+    while len(_ESTIMATORS) > _ESTIMATORS_KEPT:
+        _ESTIMATORS.popitem(last=False)
     out = est(x)
     if not densities:
         del out["p_r"], out["p_g"]

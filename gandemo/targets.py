@@ -11,7 +11,11 @@ point values would alias), and it is exactly what a histogram of samples estimat
 
 from __future__ import annotations
 
+import re
+import threading
+import weakref
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -211,7 +215,19 @@ def _swiss_roll(k: int = 150, scale: float = 1 / 5) -> np.ndarray:
 
 _BOUNDS_1D = ((-5.0, 5.0),)
 
-TARGETS: dict[str, Target] = {
+class _Registry(dict):
+    """The named targets. Iteration, ``in`` and ``len`` see only them; a lookup by the name of a
+    custom target (``custom-<digest>``, see ``custom_target``) also finds it while it is
+    loaded, so code that indexes ``TARGETS[cfg.target]`` works for every config."""
+
+    def __missing__(self, key):
+        found = find_custom(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+
+TARGETS: dict[str, Target] = _Registry({
     t.name: t
     for t in (
         _mixture("gaussian", "N(2, 0.5²)", _BOUNDS_1D, [2.0], 0.5),
@@ -240,12 +256,99 @@ TARGETS: dict[str, Target] = {
                  "sin θ), θ ∈ [1.5π, 4.5π]", ((-3.0, 3.0), (-3.0, 3.0)), _swiss_roll(), 0.1,
                  separated=False),
     )
-}
+})
 
 
 def get_target(name: str) -> Target:
-    """The registry entry ``name``; KeyError naming the allowed targets otherwise."""
+    """The registry entry ``name`` (or a loaded custom target); KeyError naming the allowed
+    targets otherwise."""
     try:
         return TARGETS[name]
     except KeyError:
+        if is_custom(name):
+            raise KeyError(f"custom target {name!r} is not loaded here; its config carries the "
+                           "points in 'data'") from None
         raise KeyError(f"unknown target {name!r}; allowed: {', '.join(TARGETS)}") from None
+
+
+# --------------------------------------------------------------------------- your own points
+#
+# p_r = (1/n)·Σ_i N(x_i, h²·I) over the user's points x_i (an exact Gaussian mixture, so every
+# metric works as for the built-in targets), named ``custom-<digest of the points>``. A
+# RunConfig holding the points keeps its target alive; lookups by name find it meanwhile.
+
+CUSTOM = "custom"
+BANDWIDTH_RANGE = (0.02, 5.0)  # h is clipped to this range (data units)
+_CUSTOM_NAME = re.compile(r"custom-[0-9a-f]{10}")
+_LOADED: weakref.WeakValueDictionary[str, Target] = weakref.WeakValueDictionary()
+_RECENT: OrderedDict[str, Target] = OrderedDict()  # the last few, kept even without a config
+_RECENT_SIZE = 8
+_LOCK = threading.Lock()
+
+
+def is_custom(name) -> bool:
+    """True for ``custom`` (points given separately) and ``custom-<10 hex digits>``."""
+    return isinstance(name, str) and (name == CUSTOM or bool(_CUSTOM_NAME.fullmatch(name)))
+
+
+def points_bandwidth(points: np.ndarray) -> float:
+    """h = min(Scott's rule σ̂·n^(−1/(d+4)), s), clipped to ``BANDWIDTH_RANGE``: σ̂ the mean over
+    the axes of the sample standard deviation (ddof = 1), s the median distance from a point to
+    its nearest neighbour. Scott alone smooths a drawn shape (a ring, a face) into a blob; with
+    h ≤ s the components overlap just enough to make a smooth ridge along a curve of points
+    (as the moons and the swiss roll are built). A single point gets the lower bound."""
+    from scipy.spatial import cKDTree
+
+    n, d = points.shape
+    if n == 1:
+        return BANDWIDTH_RANGE[0]
+    scott = float(points.std(axis=0, ddof=1).mean()) * n ** (-1 / (d + 4))
+    spacing = float(np.median(cKDTree(points).query(points, k=2)[0][:, 1]))
+    return float(np.clip(min(scott, spacing), *BANDWIDTH_RANGE))
+
+
+def custom_window(points: np.ndarray, h: float) -> tuple[tuple[float, float], ...]:
+    """The plotting window: per axis the span of the points and 0 (where the generator starts),
+    widened by max(4h, 10% of that span, 0.5) each side; in 2D a square around the same
+    centre (the wider axis decides), so shapes are not stretched."""
+    lo = np.minimum(points.min(axis=0), 0.0)
+    hi = np.maximum(points.max(axis=0), 0.0)
+    margin = np.maximum.reduce([np.full_like(lo, 4 * h), 0.1 * (hi - lo), np.full_like(lo, 0.5)])
+    lo, hi = lo - margin, hi + margin
+    half = (hi - lo).max() / 2
+    mid = (hi + lo) / 2
+    return tuple((float(c - half), float(c + half)) for c in mid)
+
+
+def custom_target(points) -> GaussianMixture:
+    """The target of a point set (checked by ``userdata.check_points``): equal-weight
+    N(x_i, h²·I), h by ``points_bandwidth``, window by ``custom_window``, the divergences
+    smoothed with the same h; the same object for the same points while it is loaded."""
+    from .userdata import check_points, digest
+
+    pts = check_points(points)
+    name = f"{CUSTOM}-{digest(pts)}"
+    with _LOCK:
+        found = _LOADED.get(name)
+        if found is None:
+            n, dim = pts.shape
+            h = points_bandwidth(pts)
+            found = GaussianMixture(
+                name=name, dim=dim, bounds=custom_window(pts, h), means=pts, std=h,
+                weights=_readonly(np.full(n, 1 / n)), kde_bandwidth=h,
+                description=f"your {n} points ({dim}D): (1/{n})·Σ N(xᵢ, h²·I), h = {h:.3g} "
+                            "(min of Scott's rule and the median neighbour spacing)")
+            _LOADED[name] = found
+        _RECENT[name] = found
+        _RECENT.move_to_end(name)
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return found
+
+
+def find_custom(name) -> GaussianMixture | None:
+    """The loaded custom target called ``name``, or None."""
+    if not is_custom(name) or name == CUSTOM:
+        return None
+    with _LOCK:
+        return _LOADED.get(name)
