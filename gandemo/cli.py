@@ -48,6 +48,8 @@ def _csv(kind):
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="real distribution (see `list`)")
+    p.add_argument("--data", metavar="FILE.csv",
+                   help="train on your own points: 1 column (1D) or 2 (2D), header optional")
     p.add_argument("--steps")
     p.add_argument("--seed")
     p.add_argument("--out", required=True, help="output directory")
@@ -123,6 +125,12 @@ def _base_config(args) -> tuple[dict, list[ConfigError]]:
         value = getattr(args, key, None)
         if value is not None and not isinstance(value, list):
             data[key] = value
+    if args.data is not None:
+        from .userdata import read_points_file
+
+        data["data"] = read_points_file(args.data).tolist()
+        if args.target is None:  # with --target it must be custom (parse_settings says so)
+            data["target"] = "custom"
     if args.width is not None:
         data["g_width"] = data["d_width"] = args.width
     if args.depth is not None:

@@ -2,6 +2,9 @@
 
 One object, three spellings: Python (``RunConfig``), JSON (``to_json``/``from_json``) and a URL
 query string (``to_query``/``from_query``, only values that differ from the defaults).
+A custom target is ``target="custom"`` with the points in ``data`` (userdata.py); the config
+then names it ``custom-<digest of the points>`` and carries the points in its JSON (and in its
+URL up to ``userdata.LINK_POINTS`` points).
 Invalid input raises ``ConfigError`` whose message names the setting and what is allowed;
 ``parse_settings`` reads a whole mapping and returns every error at once (``ConfigErrors`` when
 raised). Checks that involve several settings live in ``CROSS_CHECKS``.
@@ -125,6 +128,10 @@ class RunConfig:
     unroll_lr: float = _spec(0.05, "SGD step size of the unrolled D steps", 0.0, 1.0)
     log_every: int = _spec(10, "steps between logged metric rows", 1, 10_000)
     eval_samples: int = _spec(2000, "generator samples used for p_g and the metrics", 200, 50_000)
+    # The points of a custom target (not a knob: no widget; see userdata.py for the caps).
+    data: tuple[tuple[float, ...], ...] | None = field(default=None, repr=False, metadata={
+        "lo": None, "hi": None, "choices": None, "optional": True, "points": True,
+        "help": "points of target=custom: [x, …] (1D) or [[x, y], …] (2D)"})
 
     def __post_init__(self):
         errors = []
@@ -134,6 +141,10 @@ class RunConfig:
             except ConfigError as err:
                 errors.append(err)
         raise_all(errors)
+        target, data, tgt = _custom_pair(self.target, self.data)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "_custom", tgt)  # keeps the custom target loaded
 
     # --- derived values -------------------------------------------------------------------
     def effective_clip(self) -> float:
@@ -205,7 +216,14 @@ def _check(f, value, cap=None) -> None:
     meta = f.metadata
     if value is None and meta["optional"]:
         return
+    if meta.get("points"):
+        from .userdata import check_points
+
+        check_points(value)
+        return
     choices = _choices(f)
+    if f.name == "target" and _is_custom(value):
+        return  # its points are checked with ``data`` (_custom_pair)
     if choices is not None:
         if not isinstance(value, str) or value not in choices:
             raise ConfigError(f.name, f"must be one of {', '.join(choices)}; got {_show(value)}")
@@ -223,11 +241,45 @@ def _check(f, value, cap=None) -> None:
 
 
 def field_specs() -> dict[str, dict[str, Any]]:
-    """Name -> {default, lo, hi, choices, help, optional}: for UIs and docs."""
+    """Name -> {default, lo, hi, choices, help, optional}: for UIs and docs. The settings a
+    widget or flag sets; the points of a custom target (``data``) are not among them."""
     return {
         f.name: {**f.metadata, "default": f.default, "choices": _choices(f)}
-        for f in fields(RunConfig)
+        for f in fields(RunConfig) if not f.metadata.get("points")
     }
+
+
+def _is_custom(value) -> bool:
+    from .targets import is_custom
+
+    return is_custom(value)
+
+
+def _custom_pair(target: str, data, uploaded: tuple[int, str] | None = None):
+    """(target name, data rows, custom Target or None) for a valid pair: a built-in target
+    without points, or a custom one with its points (``custom`` and any ``custom-…`` are
+    renamed after the points' digest; without points, a loaded ``custom-<digest>`` supplies
+    them). ConfigError otherwise; ``uploaded``: (N, name) of a link's ``uploaded-N-<digest>``."""
+    from .targets import TARGETS, custom_target, find_custom
+    from .userdata import as_rows
+
+    if not _is_custom(target):
+        if data is not None:
+            raise ConfigError("data", f"points are used only with target=custom; got target="
+                                      f"{_show(target)}")
+        return target, None, None
+    if data is None:
+        found = find_custom(uploaded[1] if uploaded else target)
+        if found is None:
+            why = (f"the link names {uploaded[0]} uploaded points but does not carry them (a link "
+                   "holds small sets only); upload the file again" if uploaded is not None else
+                   "needs its points in data (upload a CSV of 1 or 2 columns, draw them, or "
+                   "pass --data FILE.csv)")
+            raise ConfigError("target", f"{_show(target)}: {why}; or choose one of "
+                                        f"{', '.join(TARGETS)}")
+        return found.name, tuple(map(tuple, found.means.tolist())), found
+    tgt = custom_target(data)
+    return tgt.name, as_rows(tgt.means), tgt
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:
@@ -249,6 +301,10 @@ def _coerce(f, value):
     """Loose input (JSON numbers, URL / CLI strings) -> the field's type, or ConfigError."""
     if value is None or (f.metadata["optional"] and value == ""):
         return None if f.metadata["optional"] else value
+    if f.metadata.get("points"):  # URL text x,y;x,y;… or JSON rows -> checked rows
+        from .userdata import as_rows, check_points, from_link
+
+        return as_rows(from_link(value) if isinstance(value, str) else check_points(value))
     kind = type(f.default) if f.default is not None else float
     if _choices(f) is not None or kind is bool and isinstance(value, bool):
         return value
@@ -311,14 +367,34 @@ def parse_settings(data, *, caps: Mapping[str, float] | None = None,
             errors.append(ConfigError("config", f"{len(unknown) - MAX_UNKNOWN} more unknown "
                                                 f"settings; {allowed}"))
     values = to_dict(base)
+    uploaded = _uploaded(data.get("data"))  # (N, name) of a large set named by a link
     for name in _FIELDS:
-        if name in data:
+        if name in data and not (name == "data" and uploaded is not None):
             try:
                 values[name] = parse_value(name, data[name], caps.get(name))
             except ConfigError as err:
                 errors.append(err)
+    if "data" in data and "target" not in data:
+        values["target"] = "custom"  # points alone make the target
+    if "target" in data and "data" not in data or uploaded is not None:
+        values["data"] = None  # a new target does not inherit the base's points
+    if any(e.name in ("target", "data") for e in errors):
+        values["target"], values["data"] = base.target, base.data
+    else:
+        try:
+            values["target"], values["data"], _ = _custom_pair(values["target"], values["data"],
+                                                               uploaded)
+        except ConfigError as err:
+            errors.append(err)
+            values["target"], values["data"] = base.target, base.data
     cfg = RunConfig(**values)
     return cfg, errors + cross_field_errors(cfg)
+
+
+def _uploaded(value) -> tuple[int, str] | None:
+    from .userdata import uploaded_ref
+
+    return uploaded_ref(value)
 
 
 def from_dict(data: dict[str, Any]) -> RunConfig:
@@ -349,7 +425,14 @@ def parse_json(text: str, **kw) -> tuple[RunConfig, list[ConfigError]]:
 
 
 def to_json(cfg: RunConfig) -> str:
-    return json.dumps(to_dict(cfg), indent=2, ensure_ascii=False)
+    """Indented JSON of every setting; the points of a custom target one per line, last."""
+    d = to_dict(cfg)
+    if cfg.data is None:
+        return json.dumps(d, indent=2, ensure_ascii=False)
+    points = d.pop("data")
+    text = json.dumps(d, indent=2, ensure_ascii=False)
+    rows = ",\n    ".join(json.dumps(list(row)) for row in points)
+    return text[:-2] + f',\n  "data": [\n    {rows}\n  ]\n}}'
 
 
 def from_json(text: str) -> RunConfig:
@@ -357,14 +440,27 @@ def from_json(text: str) -> RunConfig:
 
 
 def to_query(cfg: RunConfig) -> dict[str, str]:
-    """Settings that differ from the defaults, as URL query strings."""
+    """Settings that differ from the defaults, as URL query strings (a custom target as
+    ``target=custom`` and its points in ``data``)."""
     default = RunConfig()
     out = {}
     for f in fields(cfg):
         v = getattr(cfg, f.name)
         if v != getattr(default, f.name):
             out[f.name] = query_value(v)
+    if cfg.data is not None:
+        out["target"] = "custom"
     return out
+
+
+def query_value(value) -> str:
+    """A setting's value as the URL spells it (``to_query``): '' for None, 'true' / 'false';
+    points as ``userdata.to_link`` writes them (``uploaded-N-<digest>`` for a large set)."""
+    if isinstance(value, tuple):
+        from .userdata import to_link
+
+        return to_link(value)
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def from_query(params: dict[str, str]) -> RunConfig:
@@ -374,21 +470,20 @@ def from_query(params: dict[str, str]) -> RunConfig:
     return cfg
 
 
-def query_value(value) -> str:
-    """A setting's value as the URL spells it (``to_query``): '' for None, 'true' / 'false'."""
-    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-
 def describe() -> list[str]:
     """One help line per setting: name, default, allowed values."""
     lines = []
-    for f in fields(RunConfig):
-        name, s = f.name, field_specs()[f.name]
+    for name, s in field_specs().items():
+        f = _FIELDS[name]
         allowed = ", ".join(s["choices"]) if s["choices"] else (
             "true/false" if isinstance(s["default"], bool)
             else f"[{_fmt(f, s['lo'])}, {_fmt(f, s['hi'])}]"
         )
         lines.append(f"{name:<17} {s['help']} (default {s['default']}; allowed {allowed})")
+    from .userdata import MAX_ABS, MAX_POINTS
+
+    lines.append(f"{'data':<17} {_FIELDS['data'].metadata['help']} (with target=custom; 1 "
+                 f"to {MAX_POINTS} points, values in [-{MAX_ABS:g}, {MAX_ABS:g}]; --data FILE)")
     return lines
 
 
