@@ -211,7 +211,7 @@ class Limits:
     max_batch: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_BATCH", 1024))
     max_rows: int = 4000  # history rows kept per run (then thinned by 2)
     max_frames: int = 120  # frames kept for replay per run (then thinned by 2)
-    fps: float = 4.0  # snapshots published per second while running (fewer under load)
+    fps: float = 8.0  # snapshots published per second while running (fewer under load)
     slice_s: float = 0.05  # training time a run gets per turn on a worker
     heartbeat_s: float = field(default_factory=lambda: _env_int("GANDEMO_HEARTBEAT_SECONDS", 90))
     grace_s: float = field(default_factory=lambda: _env_int("GANDEMO_GRACE_SECONDS", 10))
