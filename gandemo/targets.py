@@ -260,15 +260,17 @@ TARGETS: dict[str, Target] = _Registry({
 
 
 def get_target(name: str) -> Target:
-    """The registry entry ``name`` (or a loaded custom target); KeyError naming the allowed
-    targets otherwise."""
+    """The registry entry ``name`` (or a loaded custom target); a ConfigError naming the allowed
+    targets otherwise (bad input, unlike a KeyError from a bug)."""
+    from .config import ConfigError
+
     try:
         return TARGETS[name]
     except KeyError:
         if is_custom(name):
-            raise KeyError(f"custom target {name!r} is not loaded here; its config carries the "
-                           "points in 'data'") from None
-        raise KeyError(f"unknown target {name!r}; allowed: {', '.join(TARGETS)}") from None
+            raise ConfigError("target", f"custom target {name!r} is not loaded here; its config "
+                              "carries the points in 'data'") from None
+        raise ConfigError("target", f"unknown {name!r}; allowed: {', '.join(TARGETS)}") from None
 
 
 # --------------------------------------------------------------------------- your own points

@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from gandemo import metrics as M
+from gandemo.config import ConfigError
 from gandemo.targets import TARGETS, get_target
 
 LN2 = math.log(2)
@@ -151,7 +152,7 @@ def test_bad_input_names_the_setting():
         M.divergences("ring8", np.zeros((5, 2)), bandwidth=-1.0)
     with pytest.raises(ValueError, match="w1_n"):
         M.divergences("ring8", np.zeros((5, 2)), w1_n=1)
-    with pytest.raises(KeyError, match="allowed"):
+    with pytest.raises(ConfigError, match="allowed"):
         M.divergences("nope", np.zeros((5, 2)))
 
 

@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from gandemo import metrics as M
+from gandemo.config import ConfigError
 from gandemo.targets import TARGETS, GaussianMixture, get_target
 
 NORM_1D = 2 * stats.norm.cdf(3) - 1  # P(|z| < 3) = 0.99730
@@ -34,7 +35,7 @@ def test_registry_names_and_fields():
 
 
 def test_get_target_unknown_names_the_allowed():
-    with pytest.raises(KeyError, match="ring8"):
+    with pytest.raises(ConfigError, match="ring8"):
         get_target("nope")
 
 
