@@ -66,7 +66,7 @@ from torch.overrides import TorchFunctionMode
 from .config import RunConfig, to_dict
 from .losses import LOSSES
 from .targets import get_target
-from .trainer import Trainer
+from .trainer import RMSPROP_ALPHA, STEP_VALUES, Trainer
 
 # Discriminator strength ladder: named levels -> the concrete knobs they set.
 STRENGTHS = {
@@ -271,6 +271,11 @@ class _StackedNet:
         return [(w.index_select(0, at), b.index_select(0, at)) for w, b in self.leaves]
 
 
+def _add_rows(total: Tensor, at: Tensor | None, values: Tensor) -> Tensor:
+    """total + values on the rows ``at`` (all rows if None)."""
+    return total + values if at is None else total.index_add(0, at, values)
+
+
 def _column(values: Sequence[float]) -> Tensor:
     return torch.tensor(list(values), dtype=torch.float32).view(-1, 1)
 
@@ -289,8 +294,9 @@ class _StackedOptimizer:
             self.one_minus_b1 = _column(1 - b for b in beta1)
             self.b2, self.one_minus_b2 = _column(beta2), _column(1 - b for b in beta2)
             self.state = state or {"t": 0, "m": zeros(), "v": zeros()}
-        elif kind == "rmsprop":
-            self.alpha, self.one_minus_alpha = _column(beta2), _column(1 - b for b in beta2)
+        elif kind == "rmsprop":  # α fixed as in trainer.make_optimizer (β₂ unused)
+            self.alpha = _column([RMSPROP_ALPHA] * len(lr))
+            self.one_minus_alpha = _column([1 - RMSPROP_ALPHA] * len(lr))
             self.neg_lr = _column(-x for x in lr)
             self.state = state or {"t": 0, "sq": zeros()}
         else:  # sgd with momentum β₁ (a zero buffer is exact: 0·β + g = g, torch's first step)
@@ -509,15 +515,17 @@ class _Group:
         K, ts = self.K, self.trainers
         active = [True] * K
         sigma = [t.instance_sigma() for t in ts]
-        values = np.full((K, 5), math.nan)  # d_loss, g_loss, g_norm, d_norm, x_norm (Trainer)
+        values = np.full((K, len(STEP_VALUES)), math.nan)  # as Trainer.step reports them
+        col = {name: n for n, name in enumerate(STEP_VALUES)}
         held: dict[int, tuple[Tensor, Tensor]] = {}
         for _ in range(self.k):
-            d_loss, d_norm = torch.stack(self._d_step(active, sigma)).tolist()
+            d_loss, d_pen, d_norm = torch.stack(self._d_step(active, sigma)).tolist()
             stopped = []
             for i in range(K):
                 if active[i]:
-                    values[i, 0], values[i, 3] = d_loss[i], d_norm[i]
-                    if not math.isfinite(d_loss[i] + d_norm[i]):  # stops here, as Trainer.step
+                    values[i, col["d_loss"]], values[i, col["d_grad_norm"]] = d_loss[i], d_norm[i]
+                    values[i, col["d_penalty"]] = d_pen[i]
+                    if not math.isfinite(d_loss[i] + d_pen[i] + d_norm[i]):  # stops, as Trainer
                         stopped.append(i)
                         held[i] = (self.D.flat[i].clone(), self.G.flat[i].clone())
             if stopped:
@@ -530,8 +538,9 @@ class _Group:
             g_loss, g_norm, x_norm = torch.stack(self._g_step(active, sigma)).tolist()
             for i in range(K):
                 if active[i]:
-                    values[i, 1], values[i, 2], values[i, 4] = g_loss[i], g_norm[i], \
-                        x_norm[i] * self.B
+                    values[i, [col["g_loss"], col["g_grad_norm"], col["x_grad_norm"]]] = \
+                        g_loss[i], g_norm[i], x_norm[i] * self.B
+                    values[i, col["g_penalty"]] = 0.0  # no historical averaging when stacked
         self._sync_streams(active)
         with torch.no_grad():
             for i, (d, g) in held.items():
@@ -544,9 +553,14 @@ class _Group:
     def _sigma(self, sigma: list[float]) -> Tensor:
         return torch.tensor(sigma, dtype=torch.float32).view(-1, 1, 1)
 
-    def _d_step(self, active: list[bool], sigma: list[float]) -> tuple[Tensor, Tensor]:
-        """One D update of every row (Trainer._d_step on each, with the same random numbers)."""
+    def _d_step(self, active: list[bool], sigma: list[float]) -> tuple[Tensor, Tensor, Tensor]:
+        """One D update of every row (Trainer._d_step on each, with the same random numbers):
+        (K,) plain D losses, penalties and gradient norms. Clipping as Trainer: before the
+        critic pass and after the update."""
         B = self.B
+        if self.clip is not None:
+            with torch.no_grad():
+                self.D.flat.clamp_(min=-self.clip, max=self.clip)
         zs, reals, noise_r, noise_f, eps = self._draw_d(active, sigma)
         x_r = torch.stack(reals)
         with torch.no_grad():
@@ -561,7 +575,8 @@ class _Group:
         l_r = self.D.forward(x_r, self.D.leaves).view(self.K, B)
         l_f = self.D.forward(x_f, self.D.leaves).view(self.K, B)
         parts = [stacked_loss(fn, l_r[a:b], l_f[a:b], label) for a, b, fn, label in self.d_runs]
-        loss = parts[0] if len(parts) == 1 else torch.cat(parts)
+        loss = plain = parts[0] if len(parts) == 1 else torch.cat(parts)
+        penalty = torch.zeros(self.K)
         if self.gp_rows is not None:
             at, lam = self.gp_rows
             e = torch.stack(eps) if at is None else torch.stack([eps[i] for i in at.tolist()])
@@ -569,12 +584,12 @@ class _Group:
             x_hat = e * xr + (1.0 - e) * xf
             grads = self._input_grads(x_hat, at)
             pen = lam * ((grads.norm(2, dim=2) - 1.0) ** 2).mean(1)
-            loss = loss + pen if at is None else loss.index_add(0, at, pen)
+            loss, penalty = _add_rows(loss, at, pen), _add_rows(penalty, at, pen.detach())
         if self.r1_rows is not None:
             at, gamma = self.r1_rows
             grads = self._input_grads(x_r if at is None else x_r[at], at)
             pen = gamma * (grads**2).sum(dim=2).mean(1)
-            loss = loss + pen if at is None else loss.index_add(0, at, pen)
+            loss, penalty = _add_rows(loss, at, pen), _add_rows(penalty, at, pen.detach())
         self.D.grad.zero_()
         loss.sum().backward()
         norm = torch.linalg.vector_norm(self.D.grad, dim=1)
@@ -583,7 +598,7 @@ class _Group:
             if self.clip is not None:
                 with torch.no_grad():
                     self.D.flat.clamp_(min=-self.clip, max=self.clip)
-        return loss.detach(), norm
+        return plain.detach(), penalty, norm
 
     def _input_grads(self, x: Tensor, at: Tensor | None) -> Tensor:
         """Per-sample ∇ₓD(x) of the rows ``at`` (all if None), graph kept (losses._input_grads)."""

@@ -440,7 +440,11 @@ def get_loss(name: str) -> Loss:
 
 
 def _input_grads(d: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Per-sample ∇ₓD(x), flattened to shape (B, -1), with the graph kept for double backprop."""
+    """Per-sample ∇ₓD(x), flattened to shape (B, -1), with the graph kept for double backprop.
+
+    Row i is ∇_{x_i} Σ_j d(x)_j, which is ∂d(x_i)/∂x_i only if d(x)_j does not depend on x_i for
+    j ≠ i. A critic that couples the batch (minibatch discrimination) must be passed with the other
+    members held fixed (``Discriminator.forward(x, hold_others=True)``, as the trainer does)."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
     return grad.reshape(x.shape[0], -1)

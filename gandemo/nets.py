@@ -1,8 +1,9 @@
 """Generator and discriminator MLPs for toy data, seeded without touching global RNG state.
 
 G: z ∈ ℝ^{noise_dim} → x ∈ ℝ^{dim}; D: x → one logit (no sigmoid inside D) plus the last hidden
-features f(x) used by feature matching. Options: spectral norm on D, a minibatch-discrimination
-layer before D's output, virtual batch normalization in G.
+features f(x) used by feature matching. Options: spectral norm on D (every weight and the
+minibatch tensor), a minibatch-discrimination layer before D's output, virtual batch
+normalization in G.
 """
 
 from __future__ import annotations
@@ -28,19 +29,57 @@ def init_linear(layer: nn.Linear, gen: torch.Generator) -> None:
     nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
 
 
+# Elements of one (K, rows, R) block of distances when scoring points against a context batch.
+CONTEXT_CHUNK = 1 << 20
+
+
+def _pairwise_closeness(m: Tensor, other: Tensor, skip_self: bool = False) -> Tensor:
+    """c_{i,k} = Σ_j exp(−‖m_{i,k} − other_{j,k}‖₁) for (n, K, C) and (R, K, C) kernels, as (n, K):
+    one (n, R, K) block, differentiable twice (gradient penalties). ``skip_self`` leaves out
+    j = i (``other`` is then the same batch as ``m``)."""
+    e = torch.exp(-(m.unsqueeze(1) - other.unsqueeze(0)).abs().sum(-1))
+    if skip_self:
+        e = e * (1.0 - torch.eye(len(m), len(other), dtype=e.dtype)).unsqueeze(-1)
+    return e.sum(1)
+
+
+def _context_closeness(m: Tensor, other: Tensor) -> Tensor:
+    """The same sums, Σ_j exp(−‖m_{i,k} − other_{j,k}‖₁), computed by rows in blocks of at most
+    ``CONTEXT_CHUNK`` distances (L1 via ``cdist``): time O(n·R), memory O(R) per row, whatever n."""
+    other_k = other.transpose(0, 1).contiguous()  # (K, R, C)
+    rows = max(1, CONTEXT_CHUNK // max(1, other_k.shape[0] * other_k.shape[1]))
+    parts = []
+    for a in range(0, len(m), rows):
+        dist = torch.cdist(m[a:a + rows].transpose(0, 1).contiguous(), other_k, p=1)  # (K, r, R)
+        parts.append(torch.exp(-dist).sum(2).T)
+    return torch.cat(parts) if parts else m.new_zeros(0, m.shape[1])
+
+
 class MinibatchDiscrimination(nn.Module):
-    """Salimans et al. 2016: M_i = f(x_i)·T ∈ ℝ^{K×C}; o(x_i)_k = Σ_j exp(−‖M_{i,k} − M_{j,k}‖₁);
-    output [f(x_i), o(x_i)]. Lets D see how similar the samples of a batch are (mode collapse)."""
+    """Salimans et al. 2016: M_i = f(x_i)·T ∈ ℝ^{K×C}; o(x_i)_k = Σ_{j≠i} exp(−‖M_{i,k} − M_{j,k}‖₁)
+    over the other members j of x_i's batch; output [f(x_i), o(x_i)]. Lets D see how similar the
+    samples of a batch are (mode collapse)."""
 
     def __init__(self, in_features: int, gen: torch.Generator, kernels=8, kernel_dim=4):
         super().__init__()
         self.kernels, self.kernel_dim = kernels, kernel_dim
         self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim, generator=gen) * 0.1)
 
-    def forward(self, f: Tensor) -> Tensor:
-        m = (f @ self.T).view(-1, self.kernels, self.kernel_dim)
-        dist = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(-1)  # (B, B, K) L1 distances
-        o = torch.exp(-dist).sum(1) - 1.0  # exclude the sample itself (exp(0) = 1)
+    def forward(self, f: Tensor, others: Tensor | None = None, hold_others: bool = False) -> Tensor:
+        """[f, o] for features f (n, in). ``others`` None: the batch is f itself. Otherwise the
+        features (R, in) of the rest of the batch: each row i of f is scored as a member of
+        {f_i} ∪ others (``hold_others``: ``others`` is f again, as a constant copy, and j = i is
+        left out)."""
+        if others is None:
+            m = (f @ self.T).view(-1, self.kernels, self.kernel_dim)
+            # −1: the sample itself (exp(0) = 1); the same numbers as Σ_{j≠i}
+            return torch.cat([f, _pairwise_closeness(m, m) - 1.0], dim=1)
+        m, m_o = (torch.cat([f, others]) @ self.T).view(-1, self.kernels, self.kernel_dim).split(
+            [len(f), len(others)])
+        if hold_others:
+            o = _pairwise_closeness(m, m_o, skip_self=True)
+        else:
+            o = _context_closeness(m, m_o)
         return torch.cat([f, o], dim=1)
 
 
@@ -105,7 +144,9 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """l = D(x): an MLP returning one raw logit/critic value per sample; ``features(x)`` is its last
-    hidden layer f(x) (input to the output layer)."""
+    hidden layer f(x) (input to the output layer). With minibatch discrimination D(x_i) depends on
+    the other members of x_i's batch (see ``forward``). Spectral norm divides every Linear weight
+    and the minibatch tensor T by their largest singular value."""
 
     def __init__(self, dim, width, depth, activation, gen, spectral_norm=False, minibatch=False):
         super().__init__()
@@ -114,19 +155,37 @@ class Discriminator(nn.Module):
         self.out = nn.Linear(width + (self.mbd.kernels if minibatch else 0), 1)
         init_linear(self.out, gen)
         if spectral_norm:
-            for m in self.linears():
-                _spectral_norm(m)
+            normalised = [(m, "weight") for m in self.linears()]
+            if self.mbd is not None:
+                normalised.append((self.mbd, "T"))
+            for m, name in normalised:
+                _spectral_norm(m, name)
                 # the power-iteration vectors are drawn from the global RNG: redraw them from gen
-                p = m.parametrizations.weight[0]
+                p = getattr(m.parametrizations, name)[0]
                 p._u.copy_(nn.functional.normalize(torch.randn(p._u.shape, generator=gen), dim=0))
                 p._v.copy_(nn.functional.normalize(torch.randn(p._v.shape, generator=gen), dim=0))
 
     def linears(self) -> list[nn.Linear]:
         return [m for m in self.modules() if isinstance(m, nn.Linear)]
 
-    def features(self, x: Tensor) -> Tensor:
-        f = self.body(x)
-        return self.mbd(f) if self.mbd is not None else f
+    def features(self, x: Tensor, context: Tensor | None = None,
+                 hold_others: bool = False) -> Tensor:
+        """f(x), with the minibatch features appended (batch as in ``forward``)."""
+        if self.mbd is None:
+            return self.body(x)
+        if context is None and not hold_others:
+            return self.mbd(self.body(x))
+        others = x.detach() if hold_others else context
+        f, f_o = self.body(torch.cat([x, others])).split([len(x), len(others)])
+        return self.mbd(f, f_o, hold_others)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.out(self.features(x)).squeeze(-1)
+    def forward(self, x: Tensor, context: Tensor | None = None,
+                hold_others: bool = False) -> Tensor:
+        """D(x_i) for each row. Minibatch discrimination compares x_i with the other members of
+        its batch: by default the rows of x; with ``context`` (R, dim), each x_i is scored as a
+        member of the batch {x_i} ∪ context (grid points in a batch of fakes, in chunks); with
+        ``hold_others`` the batch is x, but the other members enter as constants of x (their
+        dependence on D's parameters kept), so ∇_{x_i} Σ_j D(x_j) = ∂D(x_i)/∂x_i with x_{j≠i}
+        fixed: the per-sample gradient the penalties need. Without minibatch discrimination all
+        three are the plain per-sample D(x)."""
+        return self.out(self.features(x, context, hold_others)).squeeze(-1)

@@ -13,8 +13,10 @@ import numpy as np
 # Columns logged for every recorded step (metrics.csv carries them in this order).
 SCALAR_COLUMNS = (
     "step",
-    "d_loss",
-    "g_loss",
+    "d_loss",  # the plain D loss (penalties in d_penalty), last of the k D steps
+    "g_loss",  # the plain G loss (historical averaging in g_penalty)
+    "d_penalty",  # λ·GP + (γ/2)·R1 + historical averaging added to d_loss for D's update
+    "g_penalty",  # historical averaging term added to g_loss for G's update
     "g_grad_norm",  # ‖∇θ_G L_G‖₂
     "d_grad_norm",  # ‖∇θ_D L_D‖₂
     "x_grad_norm",  # mean over fakes of ‖∇ₓ L_G‖ (× batch size): the signal G receives

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from functools import partial
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -28,13 +28,18 @@ from .targets import get_target
 DISPLAY_SAMPLES = 300  # samples drawn in a frame
 GRID_POINTS = {1: 400, 2: 64}  # grid per axis for densities and D(x)
 DSTAR_MIN_MASS = 1e-3  # D* = p_r/(p_r+p_g) is drawn only where p_r+p_g > this share of its max
+RMSPROP_ALPHA = 0.99  # RMSProp's decay of E[g²], as in the WGAN paper's code (torch's default)
+# What one iteration reports to ``record_step``, in this order (history columns of these names).
+STEP_VALUES = ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm", "d_penalty",
+               "g_penalty")
 
 
 def make_optimizer(name: str, params, lr: float, beta1: float, beta2: float):
+    """Adam(lr, (β₁, β₂)); RMSProp(lr, α = 0.99) (β's unused); SGD(lr, momentum β₁)."""
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=beta2)
+        return torch.optim.RMSprop(params, lr=lr, alpha=RMSPROP_ALPHA)
     return torch.optim.SGD(params, lr=lr, momentum=beta1)
 
 
@@ -92,6 +97,11 @@ class Trainer:
         eval_gen = torch.Generator().manual_seed(cfg.seed + 3)
         self.z_eval = self.G.sample_noise(cfg.eval_samples, eval_gen)
         self.real_eval = self.target.sample(np.random.default_rng(cfg.seed + 3), cfg.eval_samples)
+        # minibatch discrimination: the displayed D(x) scores x inside a batch of B − 1 fixed fakes
+        self.z_context = None
+        if cfg.minibatch_disc:
+            ctx_gen = torch.Generator().manual_seed(cfg.seed + 4)
+            self.z_context = self.G.sample_noise(cfg.batch - 1, ctx_gen)
         self.axes = self.target.grid(GRID_POINTS[dim])
         self.area = M.cell_area(self.axes)
         self.p_r = self.target.density_on_grid(self.axes)
@@ -99,9 +109,10 @@ class Trainer:
         self.step_count = 0
         self.diverged_at: int | None = None
         self.history = History()
-        self._acc = np.zeros(5)  # sums of d_loss, g_loss, g_norm, d_norm, x_norm since last row
+        self._acc = np.zeros(len(STEP_VALUES))  # sums of the STEP_VALUES since the last row
         self._acc_n = 0
-        self._eval_cache: tuple | None = None  # step, fake, p_g, smoothed p_r
+        self._eval_cache: tuple | None = None  # step, fake, metrics.divergences(...)
+        self.last_measure: dict = {}  # the latest divergences() result, strings included
         self._wall = 0.0
 
     # --- state --------------------------------------------------------------------------
@@ -127,34 +138,52 @@ class Trainer:
     def _noisy(self, x: Tensor, sigma: float) -> Tensor:
         return x + sigma * torch.randn(x.shape, generator=self.noise_gen) if sigma else x
 
-    def _d_objective(self, d, x_r: Tensor, x_f: Tensor) -> Tensor:
-        """L_D(+ penalties) for critic ``d`` on (already noised) real and fake batches."""
-        loss = self.loss.d_loss(d(x_r), d(x_f), self.real_label)
+    def _d_objective(self, d, x_r: Tensor, x_f: Tensor) -> tuple[Tensor, Tensor, float]:
+        """(L_D + penalties, plain L_D, the penalties λ·GP + (γ/2)·R1 as a number) for critic
+        ``d`` on (already noised) real and fake batches. The penalties use per-sample input
+        gradients ∂D(x_i)/∂x_i (minibatch discrimination: the rest of the batch held fixed)."""
+        plain = total = self.loss.d_loss(d(x_r), d(x_f), self.real_label)
+        d_i = (lambda x: d(x, hold_others=True)) if self.cfg.minibatch_disc else d
+        penalty = 0.0
         if self.gp:
-            loss = loss + self.gp * gradient_penalty(d, x_r, x_f, self.noise_gen)
+            term = self.gp * gradient_penalty(d_i, x_r, x_f, self.noise_gen)
+            total, penalty = total + term, penalty + term.item()
         if self.cfg.r1_gamma:
-            loss = loss + 0.5 * self.cfg.r1_gamma * r1_penalty(d, x_r)
-        return loss
+            term = 0.5 * self.cfg.r1_gamma * r1_penalty(d_i, x_r)
+            total, penalty = total + term, penalty + term.item()
+        return total, plain, penalty
 
-    def _d_step(self, sigma: float) -> tuple[float, float]:
+    @torch.no_grad()
+    def _clip_d(self) -> None:
+        """Weight clipping: every D parameter into [−c, c]."""
+        torch._foreach_clamp_min_(self.d_params, -self.clip)
+        torch._foreach_clamp_max_(self.d_params, self.clip)
+
+    def _d_step(self, sigma: float) -> tuple[float, float, float]:
+        """One D update. Returns (plain L_D, penalties added to it, ‖∇θ_D‖). Weight clipping
+        clamps before the critic pass (as the WGAN code: the first pass and a frozen D are
+        clipped too) and after the update (so G's pass and the display see a clipped critic)."""
         B = self.cfg.batch
+        if self.clip:
+            self._clip_d()
         with torch.no_grad():
             x_f = self.G(self.G.sample_noise(B, self.noise_gen))
-        loss = self._d_objective(self.D, self._noisy(self._real(B), sigma), self._noisy(x_f, sigma))
+        x_r = self._noisy(self._real(B), sigma)
+        x_f = self._noisy(x_f, sigma)
+        total, plain, penalty = self._d_objective(self.D, x_r, x_f)
         if self.avg_d is not None:
-            loss = loss + self.cfg.historical_avg * self.avg_d.penalty()
+            term = self.cfg.historical_avg * self.avg_d.penalty()
+            total, penalty = total + term, penalty + term.item()
         self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         norm = grad_norm(self.d_params)
         if self.cfg.lr_d > 0:
             self.opt_d.step()
             if self.clip:
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(self.d_params, -self.clip)
-                    torch._foreach_clamp_max_(self.d_params, self.clip)
+                self._clip_d()
             if self.avg_d is not None:
                 self.avg_d.update()
-        return loss.item(), norm
+        return plain.item(), penalty, norm
 
     def _unrolled_critic(self, sigma: float):
         """D after ``unrolled`` differentiable SGD steps (size unroll_lr) on fresh batches, so the
@@ -164,34 +193,49 @@ class Trainer:
         for _ in range(self.cfg.unrolled):
             x_f = self._noisy(self.G(self.G.sample_noise(B, self.noise_gen)), sigma)
             x_r = self._noisy(self._real(B), sigma)
-            loss = self._d_objective(partial(functional_call, self.D, theta), x_r, x_f)
+            loss = self._d_objective(self._critic_at(theta), x_r, x_f)[0]
             grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True)
             theta = {n: t - self.cfg.unroll_lr * g for (n, t), g in zip(theta.items(), grads)}
-        return lambda x: functional_call(self.D, theta, (x,))
+        return self._critic_at(theta)
 
-    def _g_objective(self, x_f: Tensor, sigma: float, critic=None) -> Tensor:
+    def _critic_at(self, theta: dict[str, Tensor]):
+        """D as a function of x (and D.forward's options) with parameters ``theta``."""
+        return lambda x, **options: functional_call(self.D, theta, (x,), options)
+
+    def _g_objective(self, x_f: Tensor, sigma: float, critic=None,
+                     real: Tensor | None = None) -> Tensor:
+        """L_G at the fakes x_f (instance noise σ); feature matching: ‖E f(x_r) − E f(x_f)‖² on
+        D's last layer. Real samples, where needed, are ``real`` or a fresh training batch."""
         d = critic or self.D
+
+        def real_batch() -> Tensor:
+            return self._noisy(self._real(len(x_f)) if real is None else real, sigma)
+
         x_in = self._noisy(x_f, sigma)
         if self.cfg.feature_matching:
             with torch.no_grad():
-                f_r = self.D.features(self._noisy(self._real(len(x_f)), sigma)).mean(0)
+                f_r = self.D.features(real_batch()).mean(0)
             return ((self.D.features(x_in).mean(0) - f_r) ** 2).sum()
-        l_r = d(self._noisy(self._real(len(x_f)), sigma)) if self.loss.g_uses_real else None
+        l_r = d(real_batch()) if self.loss.g_uses_real else None
         return self.loss.g_loss(d(x_in), l_r)
 
-    def _g_step(self, sigma: float) -> tuple[float, float, float]:
+    def _g_step(self, sigma: float) -> tuple[float, float, float, float]:
+        """One G update. Returns (plain L_G, historical-averaging penalty added to it, ‖∇θ_G‖,
+        B·mean ‖∇ₓL_G‖ at the fakes)."""
         B = self.cfg.batch
+        penalty = 0.0
         for p in self.d_params:
             p.requires_grad_(False)
         try:
             critic = self._unrolled_critic(sigma) if self.cfg.unrolled else None
             x_f = self.G(self.G.sample_noise(B, self.noise_gen))
             x_f.retain_grad()
-            loss = self._g_objective(x_f, sigma, critic)
+            loss = total = self._g_objective(x_f, sigma, critic)
             if self.avg_g is not None:
-                loss = loss + self.cfg.historical_avg * self.avg_g.penalty()
+                term = self.cfg.historical_avg * self.avg_g.penalty()
+                total, penalty = total + term, term.item()
             self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
         finally:
             for p in self.d_params:
                 p.requires_grad_(True)
@@ -201,7 +245,7 @@ class Trainer:
             self.opt_g.step()
             if self.avg_g is not None:
                 self.avg_g.update()
-        return loss.item(), norm, x_norm
+        return loss.item(), penalty, norm, x_norm
 
     def step(self) -> dict[str, float] | None:
         """One iteration (k D steps, one G step). Returns the history row if one was logged."""
@@ -209,21 +253,23 @@ class Trainer:
             return None
         t0 = time.perf_counter()
         sigma = self.instance_sigma()
-        d_loss = d_norm = math.nan
+        d_loss = d_pen = d_norm = math.nan
         for _ in range(self.cfg.d_steps):
-            d_loss, d_norm = self._d_step(sigma)
-            if not math.isfinite(d_loss + d_norm):
+            d_loss, d_pen, d_norm = self._d_step(sigma)
+            if not math.isfinite(d_loss + d_pen + d_norm):
                 break
-        if math.isfinite(d_loss + d_norm):
-            g_loss, g_norm, x_norm = self._g_step(sigma)
+        if math.isfinite(d_loss + d_pen + d_norm):
+            g_loss, g_pen, g_norm, x_norm = self._g_step(sigma)
         else:
-            g_loss = g_norm = x_norm = math.nan
-        return self.record_step(np.array([d_loss, g_loss, g_norm, d_norm, x_norm]),
+            g_loss = g_pen = g_norm = x_norm = math.nan
+        values = dict(d_loss=d_loss, g_loss=g_loss, g_grad_norm=g_norm, d_grad_norm=d_norm,
+                      x_grad_norm=x_norm, d_penalty=d_pen, g_penalty=g_pen)
+        return self.record_step(np.array([values[c] for c in STEP_VALUES]),
                                 time.perf_counter() - t0)
 
     def record_step(self, values: np.ndarray, seconds: float) -> dict[str, float] | None:
         """Book-keeping after one iteration: count it, add ``seconds`` of training time, stop on
-        non-finite ``values`` (d_loss, g_loss, g_norm, d_norm, x_norm) and log a row every
+        non-finite ``values`` (one per name in STEP_VALUES) and log a row every
         ``log_every`` steps. ``step()`` ends with it; ``compare.Comparison`` calls it for the
         variants it trains stacked. Returns the history row if one was logged."""
         self.step_count += 1
@@ -251,7 +297,7 @@ class Trainer:
     # --- measurement --------------------------------------------------------------------------
     def _log(self, sums: np.ndarray, n: int, with_metrics: bool) -> dict[str, float]:
         means = sums / max(n, 1)
-        row = dict(zip(("d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm"), means))
+        row = dict(zip(STEP_VALUES, means))
         row.update(step=self.step_count, wall_s=self._wall)
         if with_metrics:
             row.update(self.measure())
@@ -259,40 +305,28 @@ class Trainer:
         return self.history.last()
 
     @torch.no_grad()
-    def _eval(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Generator samples at the fixed z_eval, their binned KDE p_g, and p_r smoothed by the
-        same kernel (so a perfect generator scores JS ≈ 0 even for σ below a grid cell)."""
+    def _eval(self) -> tuple[np.ndarray, dict]:
+        """Generator samples at the fixed z_eval and ``metrics.divergences`` of them against
+        the target (fixed per-target kernel width, outside mass kept, exact-OT W1 in 2D) with
+        the smoothed grid densities p_r, p_g; cached per step."""
         if self._eval_cache is None or self._eval_cache[0] != self.step_count:
             fake = self.G(self.z_eval).numpy()
-            if np.all(np.isfinite(fake)):
-                bw = M.scott_bandwidth(fake)
-                p_g = M.binned_density(fake, self.axes, bw)
-                p_r = M.smooth_density(self.p_r, self.axes, bw)
-            else:
-                p_g = p_r = np.full_like(self.p_r, np.nan)
-            self._eval_cache = (self.step_count, fake, p_g, p_r)
+            div = (M.divergences(self.target, fake, real=self.real_eval, axes=self.axes,
+                                 densities=True, seed=self.cfg.seed)
+                   if np.all(np.isfinite(fake)) else {})
+            self._eval_cache = (self.step_count, fake, div)
         return self._eval_cache[1:]
 
     def measure(self) -> dict[str, float]:
-        """JS, KL both ways, V(G,D*), W1 and mode metrics of the current generator (densities
-        compared at the same smoothing)."""
-        fake, p_g, p_r = self._eval()
-        if not np.all(np.isfinite(fake)):
+        """JS, KL both ways, TV, V(G,D*), W1 (see ``metrics.divergences``) and mode metrics of
+        the current generator; ∞ stays ∞. Non-numeric details (w1_method, reasons) are kept
+        in ``last_measure``."""
+        fake, div = self._eval()
+        if not div:
             return {}
-        if np.all(np.isnan(p_g)):  # every sample left the grid: disjoint from p_r there
-            dens = {"js": M.LN2, "kl_rg": np.inf, "kl_gr": np.inf, "v_opt": 0.0}
-        else:
-            dens = {
-                "js": M.js_divergence(p_r, p_g, self.area),
-                "kl_rg": M.kl_divergence(p_r, p_g, self.area),
-                "kl_gr": M.kl_divergence(p_g, p_r, self.area),
-                "v_opt": M.value_at_optimum(p_r, p_g, self.area),
-            }
-        out = {
-            **dens,
-            "w1": M.w1_1d(fake[:, 0], self.real_eval[:, 0]) if self.target.dim == 1
-            else M.w1_sliced(fake, self.real_eval),
-        }
+        out = {k: v for k, v in div.items() if k not in ("p_r", "p_g")}
+        self.last_measure = out
+        out = {k: v for k, v in out.items() if not isinstance(v, str)}
         if self.target.modes is not None:
             s = M.mode_stats(fake, self.target.modes, self.target.mode_std)
             out.update(modes_covered=s["modes_covered"], hq_share=s["hq_share"])
@@ -300,10 +334,11 @@ class Trainer:
 
     def snapshot(self) -> Snapshot:
         """The heavy frame for plots: p_r, p_g, D(x), D*(x) on the grid; samples and G's push."""
-        fake, p_g, p_r_smooth = self._eval()
+        fake, div = self._eval()
         shape = self.p_r.shape
-        with torch.no_grad():
-            d_out = self.loss.output(self.D(self.grid_points)).numpy().reshape(shape)
+        p_g = div.get("p_g", np.full(shape, np.nan))
+        p_r_smooth = div.get("p_r", np.full(shape, np.nan))
+        d_out = self._d_on_grid().reshape(shape)
         d_star = None
         if self.loss.optimal is not None:
             d_star = self.loss.optimal(p_r_smooth, p_g, self.real_label).astype(float)
@@ -317,23 +352,44 @@ class Trainer:
             fake_push=self._push(n), metrics=self.history.last(),
         )
 
-    def _push(self, n: int) -> np.ndarray:
-        """−∇ₓ L_G at the first n evaluation fakes (scaled by n): the direction each sample is
-        pushed by the generator's loss (zero everywhere means a vanishing gradient)."""
-        x = self.G(self.z_eval[:n]).detach().requires_grad_()
+    @contextmanager
+    def _evaluating(self):
+        """For display only: G and D in eval mode (spectral norm then uses its stored power-
+        iteration vectors instead of advancing them) and D's parameters out of autograd; the
+        training modes are restored after. Draws nothing from the training streams."""
+        modes = self.G.training, self.D.training
+        self.G.eval()
+        self.D.eval()
         for p in self.d_params:
             p.requires_grad_(False)
         try:
-            if self.cfg.feature_matching:
-                loss = self._g_objective(x, 0.0)
-            else:
-                real = torch.from_numpy(self.real_eval[:n])
-                l_r = self.D(real) if self.loss.g_uses_real else None
-                loss = self.loss.g_loss(self.D(x), l_r)
-            (grad,) = torch.autograd.grad(loss * n, x)
+            yield
         finally:
             for p in self.d_params:
                 p.requires_grad_(True)
+            self.G.train(modes[0])
+            self.D.train(modes[1])
+
+    @torch.no_grad()
+    def _d_on_grid(self) -> np.ndarray:
+        """The displayed D(x) = output(D(x)) at every grid point, flat. With minibatch
+        discrimination each point x is scored as a member of a batch of fakes, {x} ∪ G(z_context)
+        (B − 1 fixed evaluation draws), as D scores a generated sample in training; chunked, so
+        time and memory grow with grid size × B, not grid size²."""
+        with self._evaluating():
+            context = None if self.z_context is None else self.G(self.z_context)
+            return self.loss.output(self.D(self.grid_points, context=context)).numpy()
+
+    def _push(self, n: int) -> np.ndarray:
+        """−∇ₓ L_G at the first n evaluation fakes (scaled by n): the direction each sample is
+        pushed by the generator's loss (zero everywhere means a vanishing gradient). Real samples
+        (feature matching, losses that read them) are the first n evaluation reals."""
+        with self._evaluating():
+            with torch.no_grad():
+                x = self.G(self.z_eval[:n])
+            x.requires_grad_()
+            loss = self._g_objective(x, 0.0, real=torch.from_numpy(self.real_eval[:n]))
+            (grad,) = torch.autograd.grad(loss * n, x)
         return (-grad).numpy()
 
 

@@ -27,8 +27,8 @@ N = 30
 ATOL = 1e-5
 RTOL = 1e-5
 # history columns compared between stacked and solo (wall_s is time, not a result)
-COLUMNS = ("step", "d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm", "js",
-           "kl_rg", "kl_gr", "w1", "v_opt", "modes_covered", "hq_share")
+COLUMNS = ("step", "d_loss", "g_loss", "d_penalty", "g_penalty", "g_grad_norm", "d_grad_norm",
+           "x_grad_norm", "js", "kl_rg", "kl_gr", "w1", "v_opt", "modes_covered", "hq_share")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -112,6 +112,20 @@ def test_stacked_equals_solo_tricks_and_optimizers():
     comp = check_against_solo(configs)
     assert comp.fallback == []
     assert sorted(len(g) for g in comp.stacked_groups) == [2, 4, 5]  # rmsprop, adam, sgd
+
+
+def test_stacked_clipping_before_every_critic_pass_and_rmsprop_alpha():
+    """WGAN with a frozen critic (lr_D = 0) is still clipped (before its first pass), stacked as
+    solo; RMSProp's α is 0.99 whatever β₂ says; penalties are logged apart from d_loss."""
+    configs = [base(loss="wgan", opt_d="rmsprop", opt_g="rmsprop", lr_d=0.0, clip=c, beta2=b2)
+               for c, b2 in ((0.01, 0.9), (0.05, 0.5))]
+    comp = check_against_solo(configs)
+    assert len(comp.stacked_groups) == 1
+    for cfg, t in zip(configs, comp.trainers, strict=True):
+        assert max(p.abs().max().item() for p in t.D.parameters()) <= cfg.clip + 1e-9
+    gp = check_against_solo([base(loss="wgan-gp"), base(loss="hinge", r1_gamma=1.0)])
+    for t in gp.trainers:
+        assert (t.history.as_arrays()["d_penalty"] > 0).all()
 
 
 @pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "elu"])
