@@ -374,7 +374,8 @@ _ESTIMATORS_KEPT = 32
 
 
 def divergences(target, samples, *, real=None, axes=None, bandwidth: float | None = None,
-                w1_n: int = W1_SUBSAMPLE, seed: int = 0, densities: bool = False) -> dict:
+                w1_n: int = W1_SUBSAMPLE, seed: int = 0, densities: bool = False,
+                w1: bool = True) -> dict:
     """JS, KL(p_r‖p_g) (``kl_rg``), KL(p_g‖p_r) (``kl_gr``), TV, V(G, D*) = 2·JS − 2·ln 2, W1.
 
     ``target``: a name or a ``Target``; ``samples``: (n, dim) generated points. Densities as in
@@ -383,7 +384,8 @@ def divergences(target, samples, *, real=None, axes=None, bandwidth: float | Non
     ``kl_rg_reason``/``kl_gr_reason``). W1 against ``real`` (default: as many target samples,
     drawn with ``seed``): in 1D exact from all points (sorted quantiles); in 2D exact optimal
     transport on ``w1_n`` points per side (``w1_n`` in the result, ``w1_method`` says which).
-    ``densities=True`` also returns the smoothed grid densities ``p_r`` and ``p_g``."""
+    ``densities=True`` also returns the smoothed grid densities ``p_r`` and ``p_g``;
+    ``w1=False`` skips W1 (see ``w1_distance``: the costly part in 2D)."""
     tgt = get_target(target) if isinstance(target, str) else target
     x = np.asarray(samples, dtype=float)
     if x.ndim != 2 or x.shape[1] != tgt.dim or not len(x):
@@ -401,14 +403,23 @@ def divergences(target, samples, *, real=None, axes=None, bandwidth: float | Non
     out = est(x)
     if not densities:
         del out["p_r"], out["p_g"]
+    if w1:
+        out.update(w1_distance(tgt, x, real=real, w1_n=w1_n, seed=seed))
+    return out
+
+
+def w1_distance(target, samples, *, real=None, w1_n: int = W1_SUBSAMPLE, seed: int = 0) -> dict:
+    """W1 between ``samples`` and ``real`` (default: as many target samples, drawn with
+    ``seed``): in 1D exact from all points (sorted quantiles), in 2D exact optimal transport on
+    ``w1_n`` points per side. Returns ``w1``, ``w1_n`` and ``w1_method`` (which one, in words)."""
+    tgt = get_target(target) if isinstance(target, str) else target
+    x = np.asarray(samples, dtype=float)
     real = tgt.sample(np.random.default_rng(seed), len(x)) if real is None else real
     finite = x[np.all(np.isfinite(x), axis=1)]
     if not len(finite):
-        out.update(w1=float("inf"), w1_n=0, w1_method="none: no finite sample")
-    elif tgt.dim == 1:
-        out.update(w1=w1_1d(finite, real), w1_n=len(finite),
-                   w1_method=f"exact (1D quantiles), n = {len(finite)}")
-    else:
-        w1, k = w1_ot(finite, real, w1_n, seed)
-        out.update(w1=w1, w1_n=k, w1_method=f"exact OT on n = {k}")
-    return out
+        return {"w1": float("inf"), "w1_n": 0, "w1_method": "none: no finite sample"}
+    if tgt.dim == 1:
+        return {"w1": w1_1d(finite, real), "w1_n": len(finite),
+                "w1_method": f"exact (1D quantiles), n = {len(finite)}"}
+    value, k = w1_ot(finite, real, w1_n, seed)
+    return {"w1": value, "w1_n": k, "w1_method": f"exact OT on n = {k}"}

@@ -26,6 +26,10 @@ from pathlib import Path
 
 import pytest
 
+# One torch thread, as the server's workers and the CLI use: on a busy 2-core machine two
+# threads per small matmul mostly wait on each other (a wgan-gp test went 29 s -> 300 s).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `ui`, `gandemo` and `app.py` live at the repo root
     sys.path.insert(0, str(ROOT))
