@@ -6,7 +6,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 steps = [[sys.executable, "-m", "gandemo", "bench", "--json"]]
-steps += [[sys.executable, str(p)] for p in sorted(HERE.glob("*_bench.py"))]
+steps += [[sys.executable, str(p)] for p in sorted(HERE.glob("*.py")) if p.name != "run_all.py"]
 for cmd in steps:
     print("$", " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=False, cwd=HERE.parent)

@@ -105,10 +105,10 @@ class RunConfig:
     opt_g: str = _spec("adam", "generator optimizer", choices=OPTIMIZERS)
     opt_d: str = _spec("adam", "discriminator optimizer", choices=OPTIMIZERS)
     beta1: float = _spec(0.0, "Adam β₁ / SGD momentum", 0.0, 0.999)
-    beta2: float = _spec(0.9, "Adam β₂ / RMSProp α", 0.0, 0.9999)
+    beta2: float = _spec(0.9, "Adam β₂ (RMSProp uses α = 0.99, as the WGAN code)", 0.0, 0.9999)
     clip: float | None = _spec(
-        None, "weight clipping c on D after each step (empty: the loss's default)", 0.0, 10.0,
-        optional=True,
+        None, "weight clipping c on D before every critic pass and after each D step (empty: the "
+        "loss's default)", 0.0, 10.0, optional=True,
     )
     gp_lambda: float | None = _spec(
         None, "gradient penalty λ·E(‖∇D(x̂)‖−1)² (empty: the loss's default)", 0.0, 1000.0,
