@@ -38,7 +38,7 @@ test: $(VENV)/.installed browser lint
 # The inner loop (< 60 s): engine, config, losses, metrics and the AppTest pages; no browser,
 # no load test, no fresh-venv install, no long training.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not browser and not slow and not load"
+	$(PY) -m pytest -q -n 2 -m "not browser and not slow and not load"
 
 # The image for real: build it, run it with compose.yaml's settings, wait for health, check the
 # user, press Start and export a PNG in headless Chromium, stop it (scripts/image_test.py).
