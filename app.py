@@ -13,6 +13,7 @@ import streamlit as st
 
 import ui
 from gandemo.i18n import DEFAULT_LANG, LANGUAGES
+from ui import present
 from ui.common import LANG_KEY, tr
 
 ROOT = Path(__file__).parent
@@ -41,8 +42,10 @@ if LANG_KEY not in st.session_state:
     st.session_state[LANG_KEY] = by_name.get(from_url, from_url if from_url in LANGUAGES
                                              else DEFAULT_LANG)
 
+present.init()  # ?present=1 (or 720): presentation mode, see ui/present.py
 with st.sidebar:
     st.selectbox(tr("app.lang.label"), list(LANGUAGES), format_func=LANGUAGES.get, key=LANG_KEY)
+    present.sidebar_toggle()
 pages = [
     st.Page(str(ROOT / path), title=tr(title), icon=icon, default=i == 0)
     for i, (path, title, icon) in enumerate(PAGES)
@@ -59,5 +62,7 @@ elif st.query_params.get(LANG_KEY) != st.session_state[LANG_KEY]:
 with st.sidebar:
     with st.expander(tr("app.about.title"), icon=":material/school:"):
         st.markdown(tr("app.about.body"))
+present.sync_url()
+present.apply()
 
 page.run()

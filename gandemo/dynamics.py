@@ -505,7 +505,7 @@ def fmt_complex(z: complex, digits: int = 3) -> str:
 
 VIEW = 2.5  # the phase plane shows [−VIEW, VIEW]²
 ARROWS = 17  # arrows per axis
-SCHEME_COLORS = {"sim": "#9467bd", "alt": "#ff7f0e"}  # figures.VARIANT_COLORS[0:2]
+SCHEME_COLORS = {"sim": "#E69F00", "alt": "#56B4E9"}  # figures.VARIANT_COLORS[0:2]
 
 
 def _arrows(s: Setup, view: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -543,7 +543,7 @@ def figure(s: Setup, start: tuple[float, float], steps: int, lang: str = "en"):
     grey = F.COLORS["ref"]
     fig.add_trace(go.Scatter(
         x=seg[:, 0], y=seg[:, 1], mode="lines+markers", name=t("dyn.fig.field", lang),
-        hoverinfo="skip", line={"color": F._rgba(grey, 0.75), "width": 1.3},
+        hoverinfo="skip", line={"color": F.rgba(grey, 0.75), "width": 1.3},
         marker={"symbol": "arrow", "angleref": "previous", "color": grey,
                 "size": np.tile([0, 7, 0], len(base))}), row=1, col=1)
     for scheme in SCHEMES:
@@ -576,9 +576,9 @@ def figure(s: Setup, start: tuple[float, float], steps: int, lang: str = "en"):
                      scaleanchor="x", scaleratio=1)
     _eig_panel(fig, an, 1, lang)
     _eig_panel(fig, an, 2, lang)
-    layout = F._layout(t("dyn.fig.title", lang, loss=t(f"dyn.loss.{s.loss}", lang),
-                         reg=t(f"dyn.reg.{s.reg}", lang)), 640,
-                       [tr.to_plotly_json() for tr in fig.data], subtitles=True)
+    layout = F.base_layout(t("dyn.fig.title", lang, loss=t(f"dyn.loss.{s.loss}", lang),
+                             reg=t(f"dyn.reg.{s.reg}", lang)), 640,
+                           [tr.to_plotly_json() for tr in fig.data], subtitles=True)
     fig.update_layout(**layout)
     fig.update_annotations(font_size=F.FONT_SIZE + 1)
     return fig
@@ -599,7 +599,7 @@ def _eig_panel(fig, an: Analysis, row: int, lang: str) -> None:
         fig.add_shape(type="line", x0=0, x1=0, y0=-r, y1=r, row=1, col=2,
                       line={"color": F.COLORS["ref"], "dash": "dash", "width": 1.2})
         fig.add_shape(type="rect", x0=-r, x1=0, y0=-r, y1=r, row=1, col=2, layer="below",
-                      line={"width": 0}, fillcolor=F._rgba(F.COLORS["d"], 0.08))
+                      line={"width": 0}, fillcolor=F.rgba(F.COLORS["d"], 0.08))
         rng = [-r, r]
     else:
         pts = [(k, an.maps[k][0], SCHEME_COLORS[k], "circle" if k == "sim" else "diamond")
@@ -607,7 +607,7 @@ def _eig_panel(fig, an: Analysis, row: int, lang: str) -> None:
         ang = np.linspace(0.0, 2 * np.pi, 181)
         fig.add_trace(go.Scatter(x=np.cos(ang), y=np.sin(ang), mode="lines", showlegend=False,
                                  hoverinfo="skip", fill="toself",
-                                 fillcolor=F._rgba(F.COLORS["d"], 0.08),
+                                 fillcolor=F.rgba(F.COLORS["d"], 0.08),
                                  line={"color": F.COLORS["ref"], "dash": "dash", "width": 1.2}),
                       row=2, col=2)
         finite = np.concatenate([an.maps[k][0] for k in SCHEMES])

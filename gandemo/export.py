@@ -1,4 +1,4 @@
-"""Files for reports: PNG/SVG (kaleido + a local Chromium), self-contained HTML, CSV, a zip.
+"""Files for reports: PNG/SVG (kaleido + a local Chromium), HTML (light or offline), CSV, zip.
 
 PNG/SVG export drives a headless Chromium through kaleido 1.x. ``fig.to_image`` starts and
 stops a browser on every call (~2.5 s each); here the first export opens one browser (~2 s)
@@ -182,17 +182,21 @@ def figure_svg(fig: go.Figure, *, width: int | None = None, height: int | None =
 # --------------------------------------------------------------------------- browser-free files
 
 
-def figure_html(fig: go.Figure) -> str:
-    """A self-contained interactive HTML page (plotly.js inlined, works offline)."""
-    return fig.to_html(include_plotlyjs=True, full_html=True, config=PLOTLY_CONFIG)
+def figure_html(fig: go.Figure, *, offline: bool = True) -> str:
+    """An interactive HTML page of ``fig``. ``offline=True``: plotly.js inlined (≈ 4.7 MB, opens
+    without a network); ``offline=False``: the light page (tens of kB plus the data) that loads
+    plotly.js from its CDN with a ``<script src="https://cdn.plot.ly/…">`` tag, to e-mail."""
+    return fig.to_html(include_plotlyjs=True if offline else "cdn", full_html=True,
+                       config=PLOTLY_CONFIG)
 
 
 def history_csv(hist_arrays: Mapping[str, np.ndarray], extra_cols: Mapping | None = None) -> str:
     """CSV of a run's scalars: ``extra_cols`` first (constant columns such as the variant),
-    then SCALAR_COLUMNS in order; NaN (not measured) as empty cells."""
+    then SCALAR_COLUMNS in order, then any further columns the history carries (the lone-move
+    counts d_moves, g_moves of a run that used Step D / Step G); NaN (not measured) as empty."""
     n = len(hist_arrays.get("step", ()))
     data = {name: [value] * n for name, value in (extra_cols or {}).items()}
-    for col in SCALAR_COLUMNS:
+    for col in (*SCALAR_COLUMNS, *(c for c in hist_arrays if c not in SCALAR_COLUMNS)):
         data[col] = np.asarray(hist_arrays.get(col, np.full(n, np.nan)), dtype=float)
     frame = pd.DataFrame(data)
     frame["step"] = frame["step"].astype("Int64")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -25,20 +26,30 @@ from plotly.subplots import make_subplots
 from .i18n import t
 from .snapshot import Snapshot
 
+# Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008): eight colours that
+# stay distinct under protanopia, deuteranopia and tritanopia.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+}
 COLORS = {
-    "real": "#1f77b4",  # p_r, real samples
-    "fake": "#d62728",  # p_g, generated samples, G's loss and gradient
-    "d": "#1b7837",  # D(x) solid, D*(x) dashed, D's loss and gradient
-    "push": "#7a1010",  # −∇ₓL_G arrows on the fakes
-    "x_grad": "#ff7f0e",  # mean ‖∇ₓL_G‖ at the fakes; W1
-    "js": "#6a3d9a",  # JS and what is computed from it
-    "v_opt": "#222222",  # measured V(G, D*)
+    "real": OKABE_ITO["blue"],  # p_r, real samples
+    "fake": OKABE_ITO["vermillion"],  # p_g, generated samples, G's loss and gradient
+    "d": OKABE_ITO["green"],  # D(x) solid, D*(x) dashed, D's loss and gradient
+    "push": "#000000",  # −∇ₓL_G arrows on the fakes (black reads on every shade of the heatmap)
+    "x_grad": OKABE_ITO["orange"],  # mean ‖∇ₓL_G‖ at the fakes; W1
+    "js": OKABE_ITO["purple"],  # JS and what is computed from it
+    "v_opt": "#000000",  # measured V(G, D*)
     "ref": "#666666",  # reference lines (ln 2, −2·ln 2)
 }
-# One colour per compared variant (panel title and bottom-row curves); avoids the colours above.
+# One colour per compared variant (tile title and bottom-row curves), Okabe–Ito order with the
+# p_r / p_g / D hues last (the variant curves sit in cells of their own); grey as the eighth.
 VARIANT_COLORS = (
-    "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f", "#000000",
+    OKABE_ITO["orange"], OKABE_ITO["sky"], OKABE_ITO["purple"], "#000000", OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"], OKABE_ITO["green"], "#999999",
 )
+TEXT_COLOR = "#1a1a1a"  # every title, tick and legend label (≈ 17 : 1 on white)
+MIN_CONTRAST = 4.5  # WCAG 2 AA for normal text
 # Light PRGn: purple = low D ("fake"), white = unsure, green = high D ("real"). The light ends
 # keep the blue/red samples and the arrows readable on top of it.
 D_COLORSCALE = [
@@ -60,8 +71,12 @@ MAX_SCATTER = 300
 MAX_RUG = 150
 MAX_ARROWS = 150
 ARROW_FRACTION = 0.08  # the longest arrow, as a share of the x span
+VIEW_FACTORS = (1.0, 1.5, 2.0, 3.0)  # a 2D view grows by these factors to show the fakes
 LN2 = math.log(2.0)
-LOG_AXIS = {"type": "log", "nticks": 6, "exponentformat": "power"}
+# Log axes: labels at whole decades only (10⁻², 10⁻¹, …), unlabelled minor ticks at 2…9 × 10ᵏ.
+# ``log_axis`` drops the decade step when the data span less than a decade.
+LOG_AXIS = {"type": "log", "dtick": 1, "exponentformat": "power",
+            "minor": {"dtick": "D1", "ticks": "outside", "ticklen": 4, "showgrid": False}}
 
 # "plotly_white" restricted to the layout keys these figures use: assigning the full template
 # deep-copies it (~10 ms a figure); this copy costs ~1 ms and renders the same.
@@ -71,10 +86,54 @@ TEMPLATE = go.layout.Template(layout={
                            "hoverlabel", "colorway", "autotypenumbers")
 })
 
+# The modebar stands upright at the right edge (clear of the titles, which sit on the left) and
+# keeps only the buttons a class uses.
 PLOTLY_CONFIG = {
     "displaylogo": False,
+    "showSendToCloud": False,  # plotly.js 3's "Share" uploads to Plotly Cloud: not in a classroom
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines",
+                               "hoverClosestCartesian", "hoverCompareCartesian"],
     "toImageButtonOptions": {"format": "png", "scale": 3, "filename": "gandemo"},
 }
+MODEBAR = {"orientation": "v", "bgcolor": "rgba(255,255,255,0.85)", "color": "#555555",
+           "activecolor": "#000000"}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How large a figure draws its words and marks: font sizes in px (``tick`` also sets the
+    axis titles, which Plotly draws at 1.2 × it), ``line`` and ``marker`` multiply every line
+    width and marker size. ``Style()`` is the look of the app and of every export; ``PRESENT``
+    is presentation mode (read from the back row of a lecture hall)."""
+
+    tick: int = FONT_SIZE
+    legend: int = FONT_SIZE - 1
+    title: int = TITLE_SIZE
+    panel_title: int = FONT_SIZE + 2
+    line: float = 1.0
+    marker: float = 1.0
+    fill_alpha: float = 0.25
+    grid_color: str | None = None  # None: the template's light grid
+    present: bool = False
+
+    def width(self, w: float) -> float:
+        """A line width ``w`` (px) in this style."""
+        return round(w * self.line, 2)
+
+    def size(self, s: float) -> float:
+        """A marker size ``s`` (px) in this style."""
+        return round(s * self.marker, 1)
+
+
+STYLE = Style()
+PRESENT = Style(tick=20, legend=22, title=26, panel_title=22, line=1.8, marker=1.6,
+                fill_alpha=0.3, grid_color="#d9d9d9", present=True)
+
+
+def style_for(present: bool) -> Style:
+    """``PRESENT`` in presentation mode, else the normal ``STYLE``."""
+    return PRESENT if present else STYLE
+
 
 Bounds = Sequence[tuple[float, float]]
 Range = tuple[float, float]
@@ -102,10 +161,78 @@ class Panel(NamedTuple):
 # --------------------------------------------------------------------------- small helpers
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
+def rgba(hex_color: str, alpha: float) -> str:
     """``#rrggbb`` -> ``rgba(r,g,b,alpha)``."""
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    r, g, b = _rgb(hex_color)
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def relative_luminance(hex_color: str) -> float:
+    """WCAG 2 relative luminance L = 0.2126 R + 0.7152 G + 0.0722 B of the linearised sRGB
+    channels (c ≤ 0.04045: c / 12.92, else ((c + 0.055) / 1.055)^2.4)."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+           for c in (v / 255 for v in _rgb(hex_color))]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast_ratio(fg: str, bg: str = "#ffffff") -> float:
+    """WCAG 2 contrast ratio (L_light + 0.05) / (L_dark + 0.05), from 1 to 21."""
+    a, b = sorted((relative_luminance(fg), relative_luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+@lru_cache(maxsize=64)
+def text_color(hex_color: str, bg: str = "#ffffff", ratio: float = MIN_CONTRAST) -> str:
+    """``hex_color`` as text on ``bg``: itself if it has ``ratio`` contrast, else the same hue
+    darkened in 2 % steps (every channel × the same factor) until it has."""
+    rgb = _rgb(hex_color)
+    for k in range(51):
+        shade = "#" + "".join(f"{round(c * (1 - 0.02 * k)):02x}" for c in rgb)
+        if contrast_ratio(shade, bg) >= ratio:
+            return shade
+    return "#000000"
+
+
+def variant_color(i: int) -> str:
+    """Line colour of the i-th compared variant (the palette repeats after 8)."""
+    return VARIANT_COLORS[i % len(VARIANT_COLORS)]
+
+
+def variant_text_color(i: int) -> str:
+    """The i-th variant's colour as text on white (≥ MIN_CONTRAST : 1)."""
+    return text_color(variant_color(i))
+
+
+def log_axis(*arrays) -> dict:
+    """``LOG_AXIS`` (labels at whole decades, minor ticks unlabelled) when the positive finite
+    values of ``arrays`` span at least a decade; within one decade a decade step would leave
+    at most one label, so Plotly picks ≤ 4 labelled ticks itself."""
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays]
+                            or [np.zeros(0)])
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size and math.log10(values.max() / values.min()) >= 1:
+        return copy.deepcopy(LOG_AXIS)
+    axis = {k: v for k, v in LOG_AXIS.items() if k != "dtick"}
+    return {**copy.deepcopy(axis), "nticks": 4}
+
+
+def sample_view(bounds: Bounds, points) -> tuple[list[Range], int]:
+    """The 2D view: the target's ``bounds`` scaled about their centre by the smallest of
+    VIEW_FACTORS that holds every finite point (the same factor on both axes: equal aspect),
+    and how many points lie outside even the largest view."""
+    pts = np.asarray(points, dtype=float).reshape(-1, len(bounds))
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    centre = np.array([(lo + hi) / 2 for lo, hi in bounds])
+    half = np.array([(hi - lo) / 2 for lo, hi in bounds])
+    need = float(np.max(np.abs(pts - centre) / half)) if len(pts) else 0.0
+    factor = next((f for f in VIEW_FACTORS if need <= f), VIEW_FACTORS[-1])
+    outside = int(np.sum(np.any(np.abs(pts - centre) > factor * half, axis=1)))
+    view = [(float(c - factor * h), float(c + factor * h)) for c, h in zip(centre, half)]
+    return view, outside
 
 
 def _stride(n: int, cap: int) -> int:
@@ -163,7 +290,7 @@ def _density_top(snap: Snapshot, density_max: float | None) -> float:
     return 1.6 * peak if peak > 0 else 1.0
 
 
-def _legend_rows(traces: Sequence[dict], width: float) -> int:
+def _legend_rows(traces: Sequence[dict], width: float, font: int = FONT_SIZE - 1) -> int:
     """Rough count of the rows a horizontal legend of ``traces`` wraps to at ``width`` px."""
     seen: set[str] = set()
     rows, used = 1, 0.0
@@ -172,46 +299,63 @@ def _legend_rows(traces: Sequence[dict], width: float) -> int:
         if tr.get("showlegend") is False or not name or key in seen:
             continue
         seen.add(key)
-        entry = 50 + (FONT_SIZE - 1) * sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in name)
+        entry = 50 + font * sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in name)
         if used and used + entry > width:
             rows, used = rows + 1, 0.0
         used += entry
     return rows
 
 
-def _layout(title: str, height: int, traces: Sequence[dict], *, hovermode: str = "closest",
-            subtitles: bool = False, legend_width: float = LEGEND_WIDTH) -> dict:
+def base_layout(title: str, height: int, traces: Sequence[dict], *, hovermode: str = "closest",
+                subtitles: bool = False, legend_width: float = LEGEND_WIDTH,
+                style: Style = STYLE) -> dict:
     """The shared look: template, fonts, the title on top and the legend right under it. The
     legend pushes the plot down as it wraps, so it never covers data; the top margin also
-    leaves room for subplot titles."""
-    top = 52 + 24 * _legend_rows(traces, legend_width) + (34 if subtitles else 8)
-    legend = {"orientation": "h", "x": 0, "xanchor": "left", "font": {"size": FONT_SIZE - 1},
-              "tracegroupgap": 0}
+    leaves room for subplot titles. Font sizes, grid and modebar follow ``style``."""
+    rows = _legend_rows(traces, legend_width, style.legend)
+    top = style.title + 34 + (style.legend + 11) * rows + (style.panel_title + 18 if subtitles
+                                                           else 8)
+    legend = {"orientation": "h", "x": 0, "xanchor": "left",
+              "font": {"size": style.legend, "color": TEXT_COLOR}, "tracegroupgap": 0}
     if subtitles:  # below the title, clear of the subplot titles (for this height)
-        legend.update(yref="container", y=1 - 42 / height, yanchor="top")
+        legend.update(yref="container", y=1 - (style.title + 24) / height, yanchor="top")
     else:  # right on top of the plot area: stays put if a page changes the height
         legend.update(y=1.02, yanchor="bottom")
-    return {
+    layout = {
         "template": TEMPLATE,
         "height": height,
-        "font": {"family": FONT_FAMILY, "size": FONT_SIZE},
-        "title": {"text": title, "font": {"size": TITLE_SIZE}, "x": 0.01, "xanchor": "left",
-                  "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": 10}},
+        "font": {"family": FONT_FAMILY, "size": style.tick, "color": TEXT_COLOR},
+        "title": {"text": title, "font": {"size": style.title, "color": TEXT_COLOR}, "x": 0.01,
+                  "xanchor": "left", "y": 1, "yanchor": "top", "yref": "container",
+                  "pad": {"t": 10}},
         "legend": legend,
-        "margin": {"l": 70, "r": 30, "t": top, "b": 60},
+        "margin": {"l": 70 + 3 * (style.tick - FONT_SIZE), "r": 30, "t": top,
+                   "b": 60 + 2 * (style.tick - FONT_SIZE)},
         "hovermode": hovermode,
-        "hoverlabel": {"font": {"family": FONT_FAMILY, "size": FONT_SIZE - 1}},
+        "hoverlabel": {"font": {"family": FONT_FAMILY, "size": style.legend}},
+        "modebar": dict(MODEBAR),
     }
+    if style.grid_color:
+        grid = {"gridcolor": style.grid_color, "linecolor": "#444444"}
+        layout.update(xaxis=dict(grid), yaxis=dict(grid))
+    return layout
 
 
-def _single_figure(panel: Panel, *, title: str, height: int, hovermode: str = "closest"):
+def _merge_axes(layout: dict, **axes: dict) -> None:
+    """Set ``layout[name]`` to each axis dict, keeping what ``base_layout`` put there."""
+    for name, axis in axes.items():
+        layout[name] = {**layout.get(name, {}), **axis}
+
+
+def _single_figure(panel: Panel, *, title: str, height: int, hovermode: str = "closest",
+                   style: Style = STYLE):
     """A one-panel figure; right-hand-axis traces go to ``yaxis2`` overlaid on ``y``."""
     data = [{**tr, "yaxis": "y2"} if right else tr for tr, right in panel.traces]
-    layout = _layout(title, height, data, hovermode=hovermode)
-    layout.update(xaxis=panel.xaxis, yaxis=panel.yaxis)
+    layout = base_layout(title, height, data, hovermode=hovermode, style=style)
+    _merge_axes(layout, xaxis=panel.xaxis, yaxis=panel.yaxis)
     if panel.yaxis2 is not None:
         layout["yaxis2"] = {**panel.yaxis2, "overlaying": "y", "side": "right"}
-        layout["margin"]["r"] = 80
+        layout["margin"]["r"] = 80 + 3 * (style.tick - FONT_SIZE)
     return go.Figure(data=data, layout=layout)
 
 
@@ -219,7 +363,8 @@ def _single_figure(panel: Panel, *, title: str, height: int, hovermode: str = "c
 
 
 def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bounds: Bounds,
-                   lang: str, legend: bool = True, axis_titles: bool = True) -> Panel:
+                   lang: str, legend: bool = True, axis_titles: bool = True,
+                   style: Style = STYLE) -> Panel:
     """p_r and p_g filled on the left axis, D and D* on the right axis, fake rug at the bottom."""
     k = _stride(len(snap.axes[0]), MAX_CURVE_POINTS)
     x = np.asarray(snap.axes[0])[::k]
@@ -232,8 +377,10 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
     traces = [
         ({"type": "scatter", "x": x, "y": np.asarray(y)[::k], "name": name, "mode": "lines",
           "legendgroup": name, "showlegend": legend, "hovertemplate": "%{y:.3f}",
-          "fill": None if right else "tozeroy", "fillcolor": None if right else _rgba(color, 0.25),
-          "line": {"color": color, "dash": dash, "width": 2.5 if right else 1.8}}, right)
+          "fill": None if right else "tozeroy",
+          "fillcolor": None if right else rgba(color, style.fill_alpha),
+          "line": {"color": color, "dash": dash, "width": style.width(2.5 if right else 1.8)}},
+         right)
         for y, name, color, dash, right in curves if y is not None
     ]
     rug = _subsample(snap.fake, MAX_RUG)[:, 0]
@@ -241,8 +388,8 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
         {"type": "scatter", "x": rug, "y": np.full(len(rug), -0.035 * top), "mode": "markers",
          "name": t("fig.legend.fakes", lang), "legendgroup": "fakes", "showlegend": legend,
          "hovertemplate": "x = %{x:.2f}",
-         "marker": {"symbol": "line-ns-open", "size": 9, "color": COLORS["fake"],
-                    "line": {"width": 1.2}, "opacity": 0.7}}, False))
+         "marker": {"symbol": "line-ns-open", "size": style.size(9), "color": COLORS["fake"],
+                    "line": {"width": style.width(1.2)}, "opacity": 0.7}}, False))
     span = d_rng[1] - d_rng[0]  # same share below zero as the density axis, a little headroom
     return Panel(
         traces,
@@ -251,8 +398,9 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
                "title": {"text": t("fig.axis.density", lang) if axis_titles else None}},
         yaxis2={"range": [d_rng[0] - 0.07 * span, d_rng[1] + 0.03 * span], "showgrid": False,
                 "zeroline": False, "tickmode": "auto", "nticks": 6,
-                "tickfont": {"color": COLORS["d"]},
-                "title": {"text": d_name if axis_titles else None, "font": {"color": COLORS["d"]}}},
+                "tickfont": {"color": text_color(COLORS["d"])},
+                "title": {"text": d_name if axis_titles else None,
+                          "font": {"color": text_color(COLORS["d"])}}},
     )
 
 
@@ -264,19 +412,21 @@ def density_panel(
     bounds: Bounds,
     density_max: float | None = None,
     lang: str = "en",
+    style: Style = STYLE,
 ) -> go.Figure:
     """1D frame: p_r, p_g (left axis), D(x) and D*(x) (right axis), a rug of fakes."""
     panel = _density_parts(snap, d_name=d_label, d_rng=d_axis_range(d_range, snap.d_out,
                            snap.d_star), top=_density_top(snap, density_max), bounds=bounds,
-                           lang=lang)
+                           lang=lang, style=style)
     return _single_figure(panel, title=t("fig.density.title", lang, step=snap.step),
-                          height=HEIGHTS["density"], hovermode="x unified")
+                          height=HEIGHTS["density"], hovermode="x unified", style=style)
 
 
 # --------------------------------------------------------------------------- 2D panel
 
 
-def _arrow_trace(fake: np.ndarray, push: np.ndarray, span: float, name: str, legend: bool):
+def _arrow_trace(fake: np.ndarray, push: np.ndarray, span: float, name: str, legend: bool,
+                 style: Style = STYLE):
     """All push arrows in ONE trace: segments separated by NaN, an arrowhead at each tip.
     Lengths are relative within the frame; the top 5 % are capped at ARROW_FRACTION·span."""
     fake, push = fake[:MAX_ARROWS], push[:MAX_ARROWS]
@@ -290,24 +440,36 @@ def _arrow_trace(fake: np.ndarray, push: np.ndarray, span: float, name: str, leg
     return {
         "type": "scatter", "x": xy[:, 0], "y": xy[:, 1], "mode": "lines+markers", "name": name,
         "legendgroup": "push", "showlegend": legend, "hoverinfo": "skip", "connectgaps": False,
-        "line": {"color": COLORS["push"], "width": 1.3},
+        "line": {"color": COLORS["push"], "width": style.width(1.1)}, "opacity": 0.75,
         "marker": {"symbol": "arrow", "angleref": "previous", "color": COLORS["push"],
-                   "size": np.tile([0, 8, 0], len(fake))},
+                   "size": np.tile([0, style.size(8), 0], len(fake))},
     }
 
 
-def _scatter_trace(points: np.ndarray, name: str, color: str, size: int, legend: bool) -> dict:
+def _scatter_trace(points: np.ndarray, name: str, color: str, size: float, legend: bool,
+                   style: Style = STYLE) -> dict:
     return {
         "type": "scatter", "x": points[:, 0], "y": points[:, 1], "mode": "markers", "name": name,
         "legendgroup": name, "showlegend": legend, "hovertemplate": "(%{x:.2f}, %{y:.2f})",
-        "marker": {"color": color, "size": size, "opacity": 0.8,
+        "marker": {"color": color, "size": style.size(size), "opacity": 0.85,
                    "line": {"color": "white", "width": 0.6}},
     }
 
 
+def _frame_trace(bounds: Bounds, name: str) -> dict:
+    """The target's frame (where D is drawn) as a dashed rectangle, when the view is larger."""
+    (x0, x1), (y0, y1) = bounds[0], bounds[1]
+    return {"type": "scatter", "x": [x0, x1, x1, x0, x0], "y": [y0, y0, y1, y1, y0],
+            "mode": "lines", "name": name, "showlegend": False, "hoverinfo": "name",
+            "line": {"color": COLORS["ref"], "dash": "dash", "width": 1.2}}
+
+
 def _samples_parts(snap: Snapshot, *, d_name: str, d_rng: Range, bounds: Bounds, lang: str,
-                   legend: bool = True, colorbar: bool = True) -> Panel:
-    """D heatmap, real and fake samples, push arrows; equal aspect, ranges = bounds."""
+                   legend: bool = True, colorbar: bool = True, view: Bounds | None = None,
+                   style: Style = STYLE) -> Panel:
+    """D heatmap (over ``bounds``), real and fake samples, push arrows; equal aspect, axis
+    ranges = ``view`` (default: ``bounds``; a larger view also draws the bounds' frame)."""
+    view = [tuple(r) for r in (view or bounds)]
     kx = _stride(len(snap.axes[0]), MAX_GRID)
     ky = _stride(len(snap.axes[1]), MAX_GRID)
     heat = {
@@ -325,18 +487,28 @@ def _samples_parts(snap: Snapshot, *, d_name: str, d_rng: Range, bounds: Bounds,
     traces = [
         heat,
         _scatter_trace(_subsample(snap.real, MAX_SCATTER), t("fig.legend.reals", lang),
-                       COLORS["real"], 6, legend),
-        _scatter_trace(fake, t("fig.legend.fakes", lang), COLORS["fake"], 7, legend),
+                       COLORS["real"], 7, legend, style),
+        _scatter_trace(fake, t("fig.legend.fakes", lang), COLORS["fake"], 7, legend, style),
         _arrow_trace(fake, push, float(bounds[0][1] - bounds[0][0]), t("fig.legend.push", lang),
-                     legend),
+                     legend, style),
     ]
+    if view != [tuple(r) for r in bounds]:
+        traces.insert(1, _frame_trace(bounds, t("fig.samples.frame", lang)))
     axis = {"constrain": "domain", "showgrid": False, "zeroline": False}
     return Panel(
         [(tr, False) for tr in traces],
-        xaxis={**axis, "range": list(bounds[0]), "title": {"text": t("fig.axis.x", lang)}},
-        yaxis={**axis, "range": list(bounds[1]), "title": {"text": t("fig.axis.y", lang)},
+        xaxis={**axis, "range": list(view[0]), "title": {"text": t("fig.axis.x", lang)}},
+        yaxis={**axis, "range": list(view[1]), "title": {"text": t("fig.axis.y", lang)},
                "scaleanchor": "x", "scaleratio": 1},
     )
+
+
+def outside_note(n: int, lang: str, style: Style = STYLE) -> dict:
+    """Annotation in the plot's top-right corner: "n generated samples outside the view"."""
+    return {"text": t("fig.samples.outside", lang, n=n), "xref": "paper", "yref": "paper",
+            "x": 1, "y": 1, "xanchor": "right", "yanchor": "top", "showarrow": False,
+            "bgcolor": "rgba(255,255,255,0.85)", "bordercolor": text_color(COLORS["fake"]),
+            "font": {"size": style.legend, "color": text_color(COLORS["fake"])}}
 
 
 def samples_panel(
@@ -346,12 +518,19 @@ def samples_panel(
     d_range: Range | None,
     bounds: Bounds,
     lang: str = "en",
+    style: Style = STYLE,
 ) -> go.Figure:
-    """2D frame: D(x) heatmap with colourbar, real and fake samples, arrows of −∇ₓL_G."""
+    """2D frame: D(x) heatmap with colourbar, real and fake samples, arrows of −∇ₓL_G. The view
+    grows (``sample_view``) so that the generated samples stay in it; those still outside
+    the largest view are counted in a note."""
+    view, outside = sample_view(bounds, snap.fake)
     panel = _samples_parts(snap, d_name=d_label, d_rng=d_axis_range(d_range, snap.d_out),
-                           bounds=bounds, lang=lang)
-    return _single_figure(panel, title=t("fig.samples.title", lang, step=snap.step),
-                          height=HEIGHTS["samples"])
+                           bounds=bounds, lang=lang, view=view, style=style)
+    fig = _single_figure(panel, title=t("fig.samples.title", lang, step=snap.step),
+                         height=HEIGHTS["samples"], style=style)
+    if outside:
+        fig.add_annotation(outside_note(outside, lang, style))
+    return fig
 
 
 def frame_panel(snap: Snapshot, **kw) -> go.Figure:
@@ -367,7 +546,7 @@ def frame_panel(snap: Snapshot, **kw) -> go.Figure:
 
 def _series_traces(hist: Mapping[str, np.ndarray], series: Sequence[Series], *,
                    positive: bool = False, legend: bool = True, group: str | None = None,
-                   axes: tuple[str, str] = ("x", "y")) -> list[dict]:
+                   axes: tuple[str, str] = ("x", "y"), style: Style = STYLE) -> list[dict]:
     """One curve per ``Series`` against ``hist["step"]`` (NaN and, if asked, ≤ 0 dropped)."""
     steps = hist.get("step", np.zeros(0))
     traces = []
@@ -377,13 +556,14 @@ def _series_traces(hist: Mapping[str, np.ndarray], series: Sequence[Series], *,
             "type": "scatter", "x": x, "y": y, "name": s.name, "mode": s.mode,
             "legendgroup": group or s.name, "showlegend": legend, "xaxis": axes[0],
             "yaxis": axes[1], "hovertemplate": "%{y:.4g}",
-            "line": {"color": s.color, "dash": s.dash, "width": 2},
-            "marker": {"color": s.color, "size": 5},
+            "line": {"color": s.color, "dash": s.dash, "width": style.width(2)},
+            "marker": {"color": s.color, "size": style.size(5)},
         })
     return traces
 
 
-def _hline(hist, y: float, name: str, *, legend: bool = True, axes=("x", "y")) -> dict:
+def _hline(hist, y: float, name: str, *, legend: bool = True, axes=("x", "y"),
+           style: Style = STYLE) -> dict:
     """A dashed grey reference line across the recorded steps (a trace, so it has a legend)."""
     steps = np.asarray(hist.get("step", []), dtype=float)
     steps = steps[np.isfinite(steps)]
@@ -391,30 +571,39 @@ def _hline(hist, y: float, name: str, *, legend: bool = True, axes=("x", "y")) -
     return {"type": "scatter", "x": x, "y": [y, y], "mode": "lines", "name": name,
             "showlegend": legend, "xaxis": axes[0], "yaxis": axes[1],
             "hovertemplate": f"{y:.4f}", "line": {"color": COLORS["ref"], "dash": "dash",
-                                                  "width": 1.5}}
+                                                  "width": style.width(1.5)}}
 
 
-def _series_figure(hist, series, *, title: str, y_title: str, lang: str, log: bool = False):
+def _log_values(hist, columns: Sequence[str]) -> list[np.ndarray]:
+    return [np.asarray(hist.get(c, ()), dtype=float) for c in columns]
+
+
+def _series_figure(hist, series, *, title: str, y_title: str, lang: str, log: bool = False,
+                   style: Style = STYLE):
     """A single-axis curve figure over training steps."""
+    y_axis = log_axis(*_log_values(hist, [s.column for s in series])) if log else {}
     panel = Panel(
-        [(tr, False) for tr in _series_traces(hist, series, positive=log)],
+        [(tr, False) for tr in _series_traces(hist, series, positive=log, style=style)],
         xaxis={"title": {"text": t("fig.axis.step", lang)}},
-        yaxis={"title": {"text": y_title}, **(LOG_AXIS if log else {})},
+        yaxis={"title": {"text": y_title}, **y_axis},
     )
-    return _single_figure(panel, title=title, height=HEIGHTS["curves"], hovermode="x unified")
+    return _single_figure(panel, title=title, height=HEIGHTS["curves"], hovermode="x unified",
+                          style=style)
 
 
-def loss_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en") -> go.Figure:
+def loss_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en",
+                style: Style = STYLE) -> go.Figure:
     """D and G loss against the step."""
     series = [
         Series("d_loss", t("fig.loss.d", lang), COLORS["d"]),
         Series("g_loss", t("fig.loss.g", lang), COLORS["fake"]),
     ]
     return _series_figure(hist_arrays, series, title=t("fig.loss.title", lang),
-                          y_title=t("fig.axis.loss", lang), lang=lang)
+                          y_title=t("fig.axis.loss", lang), lang=lang, style=style)
 
 
-def grad_norm_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en") -> go.Figure:
+def grad_norm_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en",
+                     style: Style = STYLE) -> go.Figure:
     """‖∇θ_G L_G‖, ‖∇θ_D L_D‖ and mean ‖∇ₓL_G‖ at the fakes, on a log axis."""
     series = [
         Series("g_grad_norm", t("fig.grad.g", lang), COLORS["fake"]),
@@ -422,10 +611,11 @@ def grad_norm_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en") ->
         Series("x_grad_norm", t("fig.grad.x", lang), COLORS["x_grad"], "dot"),
     ]
     return _series_figure(hist_arrays, series, title=t("fig.grad.title", lang),
-                          y_title=t("fig.axis.grad_norm", lang), lang=lang, log=True)
+                          y_title=t("fig.axis.grad_norm", lang), lang=lang, log=True,
+                          style=style)
 
 
-def _side_by_side(titles: Sequence[str], gap: float = 0.1) -> dict:
+def _side_by_side(titles: Sequence[str], gap: float = 0.1, style: Style = STYLE) -> dict:
     """Layout entries for two panels side by side, each with its title above it."""
     half = (1 - gap) / 2
     domains = ([0, half], [1 - half, 1])
@@ -435,13 +625,14 @@ def _side_by_side(titles: Sequence[str], gap: float = 0.1) -> dict:
         "annotations": [
             {"text": text, "x": sum(dom) / 2, "xref": "paper", "y": 1, "yref": "paper",
              "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-             "font": {"size": FONT_SIZE + 1}}
+             "font": {"size": style.panel_title, "color": TEXT_COLOR}}
             for text, dom in zip(titles, domains, strict=True)
         ],
     }
 
 
-def _inf_markers(hist, columns: Sequence[str], names: Sequence[str], top: float) -> list[dict]:
+def _inf_markers(hist, columns: Sequence[str], names: Sequence[str], top: float,
+                 style: Style = STYLE) -> list[dict]:
     """An "∞" marker at height ``top`` for every logged step where a column is +∞ (the curve
     itself has a gap there: a log axis cannot draw ∞)."""
     steps = np.asarray(hist.get("step", np.zeros(0)), dtype=float)
@@ -454,13 +645,13 @@ def _inf_markers(hist, columns: Sequence[str], names: Sequence[str], top: float)
                            "mode": "markers+text", "text": ["∞"] * len(at),
                            "textposition": "top center", "name": f"{name} = ∞",
                            "hovertemplate": f"{name} = ∞<extra></extra>",
-                           "marker": {"symbol": "triangle-up", "size": 9,
+                           "marker": {"symbol": "triangle-up", "size": style.size(9),
                                       "color": COLORS["ref"]}})
     return traces
 
 
 def divergence_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en",
-                      info: Mapping | None = None) -> go.Figure:
+                      info: Mapping | None = None, style: Style = STYLE) -> go.Figure:
     """(a) JS (with the ln 2 ceiling), KL both ways and W1 on a log axis, ∞ drawn as a gap plus
     an "∞" marker; (b) the measured V(G, D*) as markers under 2·JS − 2·ln 2 as a line.
     ``info`` (a ``metrics.divergences`` result, e.g. ``Trainer.last_measure``) names the
@@ -479,25 +670,29 @@ def divergence_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en",
         Series("kl_rg", t("fig.div.kl_rg", lang), COLORS["real"]),
         Series("kl_gr", t("fig.div.kl_gr", lang), COLORS["fake"]),
         Series("w1", w1_name, COLORS["x_grad"], "dot"),
-    ], positive=True)
+    ], positive=True, style=style)
     finite = [v for c in ("js", "kl_rg", "kl_gr", "w1")
               for v in np.asarray(hist.get(c, []), dtype=float) if np.isfinite(v) and v > 0]
     data += _inf_markers(hist, ("kl_rg", "kl_gr"),
                          (t("fig.div.kl_rg", lang), t("fig.div.kl_gr", lang)),
-                         max(finite, default=1.0) * 2)
-    data.append(_hline(hist, LN2, t("fig.div.ln2", lang)))
+                         max(finite, default=1.0) * 2, style)
+    data.append(_hline(hist, LN2, t("fig.div.ln2", lang), style=style))
     data += _series_traces(from_js, [
         Series("v_opt", t("fig.div.v_opt", lang), COLORS["v_opt"], mode="markers"),
         Series("v_js", t("fig.div.v_js", lang), COLORS["js"]),
-    ], axes=right)
-    data.append(_hline(hist, -2.0 * LN2, t("fig.div.v_min", lang), axes=right))
-    layout = _layout(t("fig.div.title", lang), HEIGHTS["divergence"], data,
-                     hovermode="x unified", subtitles=True)
-    layout.update(_side_by_side([t("fig.div.sub_a", lang), t("fig.div.sub_b", lang)]))
+    ], axes=right, style=style)
+    data.append(_hline(hist, -2.0 * LN2, t("fig.div.v_min", lang), axes=right, style=style))
+    layout = base_layout(t("fig.div.title", lang), HEIGHTS["divergence"], data,
+                         hovermode="x unified", subtitles=True, style=style)
+    sides = _side_by_side([t("fig.div.sub_a", lang), t("fig.div.sub_b", lang)], style=style)
+    _merge_axes(layout, xaxis=sides.pop("xaxis"), xaxis2=sides.pop("xaxis2"))
+    layout.update(sides)
     step_title = {"text": t("fig.axis.step", lang)}
     layout["xaxis"]["title"] = layout["xaxis2"]["title"] = step_title
-    layout["yaxis"] = {"anchor": "x", "title": {"text": t("fig.div.axis_a", lang)}, **LOG_AXIS}
-    layout["yaxis2"] = {"anchor": "x2", "title": {"text": t("fig.div.axis_b", lang)}}
+    _merge_axes(layout, yaxis={"anchor": "x", "title": {"text": t("fig.div.axis_a", lang)},
+                               **log_axis(finite + [LN2])},
+                yaxis2={**layout.get("yaxis", {}), "anchor": "x2",
+                        "title": {"text": t("fig.div.axis_b", lang)}})
     return go.Figure(data=data, layout=layout)
 
 
@@ -566,33 +761,33 @@ def _place(layout: dict, panel: Panel, cell: tuple) -> list[dict]:
     return [{**tr, "xaxis": x_id, "yaxis": y2_id if right else y_id} for tr, right in panel.traces]
 
 
-def _panel_title(name: str, snap: Snapshot, d_label: str, rng: Range, lang: str) -> str:
+def _panel_title(name: str, snap: Snapshot, d_label: str, rng: Range, lang: str,
+                 style: Style = STYLE) -> str:
     """Two lines: variant and step; then what the right axis (1D) or the shading (2D) shows."""
     head = t("fig.cmp.panel", lang, name=name, step=snap.step)
     if snap.dim == 1:
         sub = t("fig.cmp.d_axis", lang, label=d_label)
     else:
         sub = t("fig.cmp.range", lang, label=d_label, lo=f"{rng[0]:g}", hi=f"{rng[1]:g}")
-    return f"<b>{head}</b><br><span style='font-size:{FONT_SIZE}px'>{sub}</span>"
-
-
-def _variant_color(i: int) -> str:
-    return VARIANT_COLORS[i % len(VARIANT_COLORS)]
+    return f"<b>{head}</b><br><span style='font-size:{style.tick}px'>{sub}</span>"
 
 
 def _grid_panel(snap: Snapshot, *, first: bool, left_title: bool, top: float, lang: str,
-                **kw) -> Panel:
+                style: Style = STYLE, **kw) -> Panel:
     """One variant's frame for the grid: no colourbar and no right-axis title (both are in the
     panel title); the density axis title on the first column only; legend from the first."""
     if snap.dim == 2:
-        return _samples_parts(snap, lang=lang, legend=first, colorbar=False, **kw)
-    panel = _density_parts(snap, top=top, lang=lang, legend=first, axis_titles=False, **kw)
+        return _samples_parts(snap, lang=lang, legend=first, colorbar=False, style=style, **kw)
+    kw.pop("view", None)
+    panel = _density_parts(snap, top=top, lang=lang, legend=first, axis_titles=False,
+                           style=style, **kw)
     if left_title:
         panel.yaxis["title"] = {"text": t("fig.axis.density", lang)}
     return panel
 
 
-def _variant_curves(histories, names: Sequence[str], lang: str) -> list[list[dict]]:
+def variant_curves(histories, names: Sequence[str], lang: str,
+                   style: Style = STYLE) -> list[list[dict]]:
     """Bottom row, per cell: JS (with ln 2) | W1 | ‖∇θ_G‖, one colour per variant."""
     cells: list[list[dict]] = [[], [], []]
     for i, name in enumerate(names):
@@ -600,11 +795,13 @@ def _variant_curves(histories, names: Sequence[str], lang: str) -> list[list[dic
         if hist is None:
             continue
         for j, (column, log) in enumerate((("js", False), ("w1", False), ("g_grad_norm", True))):
-            cells[j] += _series_traces(hist, [Series(column, name, _variant_color(i))],
-                                       positive=log, legend=j == 0, group=f"variant-{name}")
+            cells[j] += _series_traces(hist, [Series(column, name, variant_color(i))],
+                                       positive=log, legend=j == 0, group=f"variant-{name}",
+                                       style=style)
     drawn = [histories[n] for n in names if n in histories]
     if drawn:
-        cells[0].append(_hline(drawn[0], LN2, t("fig.div.ln2", lang), legend=False))
+        cells[0].append(_hline(drawn[0], LN2, t("fig.div.ln2", lang), legend=False,
+                               style=style))
     return cells
 
 
@@ -618,18 +815,25 @@ def comparison_grid(
     caption: str,
     lang: str = "en",
     density_max: float | None = None,
+    style: Style = STYLE,
 ) -> go.Figure:
-    """One report figure: a panel per variant on identical axes (≤ 4 per row), then JS, W1 and
-    ‖∇θ_G‖ (log) of every variant overlaid, then the caption. Laid out for 1600 px wide."""
+    """One report figure: a panel per variant on identical axes (≤ 4 per row; a 2D view grown
+    to hold every variant's samples), then JS, W1 and ‖∇θ_G‖ (log) of every variant
+    overlaid, then the caption. Laid out for 1600 px wide."""
     dim = frames[0][1].dim if frames else 1
     ncols = max(1, min(len(frames), 4))
     names = [name for name, _ in frames]
     labels = {n: d_labels.get(n, "D(x)") for n in names}
     ranges = {n: d_axis_range(d_ranges.get(n), s.d_out, s.d_star if dim == 1 else None)
               for n, s in frames}
+    view = None
+    if dim == 2 and frames:
+        view, _ = sample_view(bounds, np.concatenate([np.asarray(s.fake, dtype=float)
+                                                      for _, s in frames]))
     caption_lines = [line for line in caption.splitlines() if line.strip()]
     caption_lines.append(t(f"fig.cmp.note_{dim}d", lang))
-    caption_px = 24 * len(caption_lines) + 20
+    line_px = style.tick + 10
+    caption_px = line_px * len(caption_lines) + 20
     height = PANEL_ROW_PX * (math.ceil(max(len(frames), 1) / ncols) + 1) + caption_px
     skeleton, cells = _grid_skeleton(len(frames), dim, height)
     layout = copy.deepcopy(skeleton)
@@ -637,25 +841,33 @@ def comparison_grid(
     data: list[dict] = []
     for i, (name, snap) in enumerate(frames):
         panel = _grid_panel(snap, first=i == 0, left_title=i % ncols == 0, top=top, lang=lang,
-                            d_name=labels[name], d_rng=ranges[name], bounds=bounds)
+                            d_name=labels[name], d_rng=ranges[name], bounds=bounds,
+                            view=view, style=style)
         data += _place(layout, panel, cells[i])
     curve_titles = ("fig.cmp.js", "fig.cmp.w1", "fig.cmp.grad_g")
-    for j, traces in enumerate(_variant_curves(histories, names, lang)):
+    for j, traces in enumerate(variant_curves(histories, names, lang, style)):
         x_id, y_id, _ = cells[len(frames) + j]
         data += [{**tr, "xaxis": x_id, "yaxis": y_id} for tr in traces]
         layout[_axis_key(x_id)]["title"] = {"text": t("fig.axis.step", lang)}
-        layout["annotations"][len(frames) + j]["text"] = t(curve_titles[j], lang)
-    layout[_axis_key(cells[-1][1])].update(LOG_AXIS)
+        layout["annotations"][len(frames) + j].update(
+            text=t(curve_titles[j], lang), font={"size": style.panel_title, "color": TEXT_COLOR})
+    grads = [np.asarray(h.get("g_grad_norm", ()), dtype=float) for h in histories.values()]
+    layout[_axis_key(cells[-1][1])].update(log_axis(*grads))
     for i, (name, snap) in enumerate(frames):
         layout["annotations"][i].update(
-            text=_panel_title(name, snap, labels[name], ranges[name], lang),
-            font={"color": _variant_color(i), "size": FONT_SIZE + 2})
-    layout.update(_layout(t("fig.cmp.title", lang), height, data, subtitles=True,
-                          legend_width=COMPARISON_WIDTH - 100))
+            text=_panel_title(name, snap, labels[name], ranges[name], lang, style),
+            font={"color": variant_text_color(i), "size": style.panel_title})
+    base = base_layout(t("fig.cmp.title", lang), height, data, subtitles=True,
+                       legend_width=COMPARISON_WIDTH - 100, style=style)
+    grid = base.pop("xaxis", None)  # a style's grid colour goes to every cell's axes
+    base.pop("yaxis", None)
+    layout.update(base)
+    for key in [k for k in layout if grid and k.startswith(("xaxis", "yaxis"))]:
+        layout[key].update(grid)
     layout["margin"].update(t=layout["margin"]["t"] + 14, b=caption_px + 70, r=60)
     layout["annotations"].append({
         "text": "<br>".join(caption_lines), "xref": "paper", "yref": "paper", "x": 0, "y": 0,
         "xanchor": "left", "yanchor": "top", "yshift": -62, "align": "left",
-        "showarrow": False, "font": {"size": FONT_SIZE},
+        "showarrow": False, "font": {"size": style.tick, "color": TEXT_COLOR},
     })
     return go.Figure(data=data, layout=layout)

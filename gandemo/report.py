@@ -1,8 +1,9 @@
 """Files of a finished run or comparison: what ``train``/``compare`` write and the pages export.
 
-A run directory holds ``config.json``, ``metrics.csv``, ``samples.npy``, ``figure.png`` and
-``figure.html``; a comparison directory holds ``config.json``, ``metrics.csv`` (long format with a
-``variant`` column), ``summary.csv`` (one row per variant), ``figure.png`` and ``figure.html``.
+A run directory holds ``config.json``, ``metrics.csv``, ``samples.npy``, ``figure.png``,
+``figure.html`` (light: plotly.js from its CDN) and ``figure_offline.html`` (plotly.js inlined); a
+comparison directory holds ``config.json``, ``metrics.csv`` (long format with a ``variant``
+column), ``summary.csv`` (one row per variant) and the same three figure files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from . import export
 from .compare import Comparison
 from .config import RunConfig, to_dict, to_json
-from .figures import LOG_AXIS, _layout, _variant_curves, comparison_grid
+from .figures import STYLE, Style, base_layout, comparison_grid, log_axis, variant_curves
 from .i18n import t
 from .losses import get_loss
 from .snapshot import Snapshot
@@ -81,24 +82,20 @@ def comparison_figure_from(frames: Sequence[tuple[str, Snapshot]],
 
 def variant_curve_figures(histories: Mapping[str, Mapping[str, np.ndarray]],
                           labels: Sequence[str], titles: Sequence[str], lang: str = "en",
-                          height: int = 340) -> list[go.Figure]:
+                          height: int = 340, style: Style = STYLE) -> list[go.Figure]:
     """The grid's bottom row as three figures (JS with ln 2 | W1 | ‖∇θ_G‖ on a log axis), every
     variant overlaid in its ``VARIANT_COLORS`` colour, no legend (the tiles' titles carry the
     colours). ``titles``: the three figure titles."""
     figs = []
-    grads = np.concatenate([np.asarray(h.get("g_grad_norm", ()), dtype=float)
-                            for h in histories.values()] or [np.zeros(0)])
-    grads = grads[np.isfinite(grads) & (grads > 0)]
-    log_axis = dict(LOG_AXIS)
-    if grads.size and np.log10(grads.max() / grads.min()) >= 2:
-        log_axis["dtick"] = 1  # whole decades only: minor 2/5 labels crowd a narrow chart
-    for j, traces in enumerate(_variant_curves(histories, list(labels), lang)):
+    grads = [np.asarray(h.get("g_grad_norm", ()), dtype=float) for h in histories.values()]
+    for j, traces in enumerate(variant_curves(histories, list(labels), lang, style)):
         traces = [{**tr, "showlegend": False} for tr in traces]
-        layout = _layout(titles[j], height, [])
-        layout.update(showlegend=False, hovermode="x unified",
-                      xaxis={"title": {"text": t("fig.axis.step", lang)}},
-                      yaxis=log_axis if j == 2 else {})
-        layout["margin"].update(t=48, l=60, r=20)
+        layout = base_layout(titles[j], height, [], style=style)
+        layout.update(showlegend=False, hovermode="x unified")
+        layout["xaxis"] = {**layout.get("xaxis", {}),
+                           "title": {"text": t("fig.axis.step", lang)}}
+        layout["yaxis"] = {**layout.get("yaxis", {}), **(log_axis(*grads) if j == 2 else {})}
+        layout["margin"].update(t=style.title + 30, l=60 + 3 * (style.tick - 14), r=20)
         figs.append(go.Figure(data=traces, layout=layout))
     return figs
 
@@ -192,8 +189,10 @@ def comparison_config_json(configs: Sequence[RunConfig], labels: Sequence[str]) 
 
 
 def write_figure(fig: go.Figure, out: Path, width: int = 1600) -> None:
-    """figure.html always; figure.png when kaleido finds a browser (else say how to get one)."""
-    (out / "figure.html").write_text(export.figure_html(fig), encoding="utf-8")
+    """figure.html (light: plotly.js from its CDN) and figure_offline.html (plotly.js inlined)
+    always; figure.png when kaleido finds a browser (else say how to get one)."""
+    (out / "figure.html").write_text(export.figure_html(fig, offline=False), encoding="utf-8")
+    (out / "figure_offline.html").write_text(export.figure_html(fig), encoding="utf-8")
     try:
         (out / "figure.png").write_bytes(export.figure_png(fig, width=width, scale=1))
     except export.ExportError as e:

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gandemo import animate, export, report
+from gandemo import animate, export, lessons, report
 from gandemo.compare import STRENGTHS, apply_strength, variant_labels
 from gandemo.config import ConfigError, RunConfig, parse_value, query_value, show_value, to_dict
-from gandemo.figures import COMPARISON_WIDTH, VARIANT_COLORS, frame_panel
+from gandemo.figures import COMPARISON_WIDTH, frame_panel, variant_color, variant_text_color
 from gandemo.i18n import LANGUAGES, t
 from gandemo.losses import LOSSES, get_loss
 from gandemo.presets import PRESETS
@@ -39,10 +39,11 @@ from gandemo.runner import (
     get_scheduler,
 )
 from gandemo.targets import TARGETS
-from ui import panels
+from ui import panels, present
 from ui import run_session as rs
 from ui.common import labeler, lang, md_code, rewrite_url_params, tr, tr_or, url_params
 from ui.config_form import error_text
+from ui.lessons import lesson_checks
 
 RUN_KEY = "cmp_run_id"  # st.session_state key of the session's comparison
 RUN_PARAM = "cmp"  # URL query parameter
@@ -68,7 +69,7 @@ COMPARE_PRESETS = {name: p for name, p in PRESETS.items() if len(p.configs()) > 
 
 
 def color(i: int) -> str:
-    return VARIANT_COLORS[i % len(VARIANT_COLORS)]
+    return variant_color(i)
 
 
 def notices() -> list[tuple[str, str]]:
@@ -257,23 +258,22 @@ def _drop() -> None:
 
 
 def on_start(configs: list[RunConfig]) -> None:
-    """Resume the paused comparison with these variants, else train a new one."""
+    """Start / Start again / Restart: a NEW comparison of these variants from step 0 (the old
+    one is removed), unless it is already training them. Resume alone continues."""
     st.session_state[NOTICE_KEY] = []
     sched = get_scheduler()
     run = sched.get(st.session_state.get(RUN_KEY))
-    same = run is not None and run.comparison.configs == configs
-    if same and run.state in ACTIVE_STATES:
+    if run is not None and run.comparison.configs == configs and run.state in ACTIVE_STATES:
         return
-    if not (same and run.state == PAUSED):
-        _drop()
-        try:
-            run = sched.create_comparison(configs)
-        except ConfigError as err:
-            notices().append(("error", config_error_text(err)))
-            return
-        st.session_state[RUN_KEY] = run.id
-        st.query_params[RUN_PARAM] = run.id
-        rs.session_runs().add(run.id)
+    _drop()
+    try:
+        run = sched.create_comparison(configs)
+    except ConfigError as err:
+        notices().append(("error", config_error_text(err)))
+        return
+    st.session_state[RUN_KEY] = run.id
+    st.query_params[RUN_PARAM] = run.id
+    rs.session_runs().add(run.id)
     sched.start(run)
 
 
@@ -297,15 +297,18 @@ def controls(run, configs: list[RunConfig], error: str | None) -> None:
     active = run is not None and run.state in ACTIVE_STATES
     paused = run is not None and run.state == PAUSED
     changed = run is not None and bool(configs) and run.comparison.configs != configs
+    start = "restart" if changed else "start_again" if run is not None and not active else "start"
     cols = st.columns(3)
     cols[0].button(
-        tr("cmp.controls.restart") if changed else tr("cmp.controls.start"), key="cmp_start",
-        icon=":material/play_arrow:", type="primary", width="stretch",
+        tr(f"cmp.controls.{start}"), key="cmp_start",
+        icon=":material/replay:" if start == "start_again" else ":material/play_arrow:",
+        type="secondary" if paused and not changed else "primary", width="stretch",
         disabled=bool(error) or not configs or (active and not changed),
-        on_click=on_start, args=(configs,), help=tr("cmp.controls.start.help"))
+        on_click=on_start, args=(configs,), help=tr(f"cmp.controls.{start}.help"))
     cols[1].button(
         tr("cmp.controls.resume") if paused else tr("cmp.controls.pause"), key="cmp_pause",
         icon=":material/play_circle:" if paused else ":material/pause:", width="stretch",
+        type="primary" if paused and not changed else "secondary",
         disabled=not (active or paused), on_click=on_pause, help=tr("cmp.controls.pause.help"))
     cols[2].button(
         tr("cmp.controls.reset"), key="cmp_reset", icon=":material/restart_alt:",
@@ -319,8 +322,8 @@ def controls(run, configs: list[RunConfig], error: str | None) -> None:
 
 
 def status_line(run, configs: list[RunConfig]) -> str:
-    """``<icon> **state** · step N / TOTAL`` (+ it/s while running); ``step N / TOTAL`` is a
-    contract (tests and screenshots read it)."""
+    """``<icon> **state** · step N / TOTAL`` (zh: ``进度 N / TOTAL 步``; + it/s while running);
+    ``N / TOTAL`` after "step" / "进度" is a contract (tests and screenshots read it)."""
     if run is None:
         state, step = "ready", 0
         total = max((c.steps for c in configs), default=0)
@@ -352,13 +355,18 @@ def state_box(run) -> None:
 
 def _tile(i: int, label: str, snap, cfg: RunConfig, top: float, code: str):
     loss = get_loss(cfg.loss)
+    style = present.style()
     fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
-                      bounds=TARGETS[cfg.target].bounds, density_max=top, lang=code)
+                      bounds=TARGETS[cfg.target].bounds, density_max=top, lang=code,
+                      style=style)
+    grow = style.tick - 14  # larger ticks need wider margins
     fig.update_layout(
-        height=TILE_HEIGHT[snap.dim], showlegend=False,
+        height=present.size(f"tile_{snap.dim}d") if style.present else TILE_HEIGHT[snap.dim],
+        showlegend=False,
         title={"text": tr("cmp.tile.title", label=label, step=snap.step),
-               "font": {"color": color(i), "size": 15}},
-        margin={"t": 44, "l": 56, "r": 56 if snap.dim == 1 else 16, "b": 48})
+               "font": {"color": variant_text_color(i), "size": style.panel_title}},
+        margin={"t": 30 + style.panel_title, "l": 56 + 3 * grow,
+                "r": 56 + 3 * grow if snap.dim == 1 else 16, "b": 48 + 2 * grow})
     # Eight tiles refresh together: send float32 (half the bytes of Plotly's float64 arrays)
     # and at most TILE_GRID² D(x) cells per tile, so the page's websocket keeps up.
     for trace in fig.data:
@@ -391,9 +399,10 @@ def tiles(run, frames, configs: list[RunConfig], code: str, active: bool) -> Non
     if dim == 1:  # identical axes: one density scale for every tile
         peaks = [float(np.nanmax(np.asarray(s.p_r, dtype=float), initial=0.0)) for _, s in frames]
         top = 1.6 * max(peaks) if max(peaks) > 0 else 1.0
-    for start in range(0, len(frames), PER_ROW):
-        cols = st.columns(PER_ROW, gap="small")
-        for j, (label, snap) in enumerate(frames[start:start + PER_ROW]):
+    per_row = min(PER_ROW, len(frames)) if present.is_on() else PER_ROW  # wide tiles on stage
+    for start in range(0, len(frames), per_row):
+        cols = st.columns(per_row, gap="small")
+        for j, (label, snap) in enumerate(frames[start:start + per_row]):
             i = start + j
             token = (run.id, i, id(snap), code)
             hit = cache.get(("tile", i))
@@ -406,7 +415,8 @@ def tiles(run, frames, configs: list[RunConfig], code: str, active: bool) -> Non
 
 def legend_chips(labels: list[str]) -> None:
     chips = "".join(
-        f"<span style='display:inline-block;margin:0 18px 4px 0;font-size:0.95rem'>"
+        f"<span style='display:inline-block;margin:0 18px 4px 0;font-size:0.95rem;"
+        f"color:{variant_text_color(i)}'>"
         f"<span style='display:inline-block;width:22px;height:4px;background:{color(i)};"
         f"vertical-align:middle;margin-right:6px'></span>{label}</span>"
         for i, label in enumerate(labels))
@@ -422,7 +432,10 @@ def curves(run, labels: list[str], hist: dict, code: str, active: bool) -> None:
         active and hit[0][:2] == token[:2] and now - hit[2] < CURVE_REFRESH_S))
     if not fresh:
         titles = [tr("cmp.curve.js"), tr("cmp.curve.w1"), tr("cmp.curve.grad")]
-        figs = report.variant_curve_figures(hist, labels, titles, code)
+        style = present.style()
+        figs = report.variant_curve_figures(
+            hist, labels, titles, code, style=style,
+            **({"height": present.size("cmp_curve")} if style.present else {}))
         for fig in figs:  # float32: half the bytes of Plotly's float64 arrays
             for trace in fig.data:
                 trace.update(x=np.asarray(trace.x, dtype=np.float32),
@@ -465,7 +478,8 @@ def summary_view(df: pd.DataFrame, threshold: float):
     }).replace([np.inf, -np.inf], np.nan)
     fmt = {c: "{:.4f}" for c in list(view.columns)[1:5]} | {view.columns[-1]: "{:,.0f}"}
     return view.style.format(fmt, na_rep="—").apply(
-        lambda col: [f"color: {color(i)}; font-weight: 600" for i in range(len(col))],
+        lambda col: [f"color: {variant_text_color(i)}; font-weight: 600"
+                     for i in range(len(col))],
         subset=[view.columns[0]])
 
 
@@ -516,6 +530,9 @@ def draw(run, configs: list[RunConfig], active: bool) -> None:
     hist = run.history() or {}
     if not frames:
         return
+    preset = st.session_state.get(PRESET_KEY) or ""
+    if preset in PRESETS and lessons.matches(preset, run.comparison.configs):
+        lesson_checks(preset, hist, code, finished=run.state == FINISHED)
     st.caption(tr("cmp.legend.colors"))
     with st.container(key="cmp_tiles"):
         tiles(run, frames, run.comparison.configs, code, active)
@@ -581,7 +598,7 @@ def export_section(run) -> None:
                     files[f"figure.{fmt}"] = image(fmt)
                 except export.ExportError:
                     pass
-        files["figure.html"] = export.figure_html(figure())
+        files["figure.html"] = export.figure_html(figure(), offline=False)
         files["metrics.csv"] = metrics_csv()
         files["summary.csv"] = summary_csv()
         files["config.json"] = config_json()
@@ -597,8 +614,11 @@ def export_section(run) -> None:
          ":material/image:", not browser, img_help("cmp.export.png.help")),
         ("cmp_dl_svg", "cmp.export.svg", lambda: image("svg"), "grid.svg", "image/svg+xml",
          ":material/draw:", not browser, img_help("cmp.export.svg.help")),
-        ("cmp_dl_html", "cmp.export.html", lambda: export.figure_html(figure()), "grid.html",
-         "text/html", ":material/html:", False, tr("cmp.export.html.help")),
+        ("cmp_dl_html", "cmp.export.html", lambda: export.figure_html(figure(), offline=False),
+         "grid.html", "text/html", ":material/html:", False, tr("cmp.export.html.help")),
+        ("cmp_dl_html_offline", "cmp.export.html_offline", lambda: export.figure_html(figure()),
+         "grid_offline.html", "text/html", ":material/html:", False,
+         tr("cmp.export.html_offline.help")),
         ("cmp_dl_metrics", "cmp.export.metrics", metrics_csv, "metrics.csv", "text/csv",
          ":material/table:", False, tr("cmp.export.metrics.help")),
         ("cmp_dl_summary", "cmp.export.summary", summary_csv, "summary.csv", "text/csv",
@@ -630,16 +650,19 @@ labels = variant_labels(configs) if configs else []
 run = current_run()
 
 st.title(tr("cmp.title"))
-st.caption(tr("cmp.subtitle"))
+if not present.is_on():  # presentation mode keeps the screen for the plots
+    st.caption(tr("cmp.subtitle"))
 for kind, text in notices():
     getattr(st, kind)(text)
 if error:
     st.error(error, icon=":material/error:")
 elif configs:
-    with st.expander(tr("cmp.variants.title", n=len(configs)), expanded=run is None):
+    with st.expander(tr("cmp.variants.title", n=len(configs)),
+                     expanded=run is None and not present.is_on()):
         st.dataframe(variants_table(configs, labels), hide_index=True, width="stretch")
-controls(run, configs, error)
-live_view(run, configs)
+with present.stage(values["preset"]):  # the preset's explanation beside the plots
+    controls(run, configs, error)
+    live_view(run, configs)
 st.number_input(tr("cmp.summary.threshold"), 0.0, 100.0, DEFAULTS["cmp_w1"], step=0.05,
                 format="%g", key="cmp_w1", help=tr("cmp.summary.threshold.help"))
 if run is not None and run.state not in ACTIVE_STATES:

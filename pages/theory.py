@@ -124,8 +124,8 @@ st.info(tr("theory.sweep.takeaway"))
 # ------------------------------------------------------------------ 2. f-divergences
 st.header(tr("theory.f.header"))
 st.markdown(tr("theory.f.intro"))
-st.latex(r"D_f(p\,\|\,q)=\int q(x)\,f\!\Big(\frac{p(x)}{q(x)}\Big)dx,\qquad f\ \text{convex},"
-         r"\ f(1)=0")
+st.latex(r"D_f(p\,\|\,q)=\int q(x)\,f\!\Big(\frac{p(x)}{q(x)}\Big)dx,\qquad f\ \text{"
+         + tr("theory.f.convex") + r"},\ f(1)=0")
 st.latex(r"f^*(t)=\sup_{u}\,\big(ut-f(u)\big),\qquad D_f(p\,\|\,q)\;\ge\;\sup_T\;"
          r"\mathbb{E}_{p}\,T(x)-\mathbb{E}_{q}\,f^*\big(T(x)\big),\quad T^*=f'\!\big(p/q\big)")
 name = st.radio(tr("theory.f.pick"), T.F_NAMES, horizontal=True, key="th_f",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import config_form as form
-from ui import panels
+from ui import panels, present
 from ui import run_session as rs
 from ui.common import tr
 
@@ -23,10 +23,12 @@ cfg, cfg_error = form.current_config(values)
 run = rs.current_run()
 
 st.title(tr("train.title"))
-st.caption(tr("train.subtitle"))
+if not present.is_on():  # presentation mode keeps the screen for the plots
+    st.caption(tr("train.subtitle"))
 for kind, text in form.notices():
     getattr(st, kind)(text)
 if cfg_error:
     st.error(cfg_error)
-panels.controls(run, cfg)
-panels.live_view(run, cfg)
+with present.stage(st.session_state.get(form.PRESET_KEY)):  # the preset beside the plots
+    panels.controls(run, cfg)
+    panels.live_view(run, cfg)

@@ -23,7 +23,7 @@ from gandemo.runner import ACTIVE_STATES, DIVERGED, PAUSED, get_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-STATUS = re.compile(r"step (\d+) / (\d+)")
+STATUS = re.compile(r"(?:step|进度) (\d+) / (\d+)")
 BUTTONS = ("start", "pause", "step", "reset")
 
 
@@ -87,7 +87,7 @@ def test_train_page_has_every_setting_and_the_controls(app):
     assert app.button(key="reset").disabled  # nothing to reset yet
     text, step, total = status(app)
     assert "Ready" in text and (step, total) == (0, RunConfig().steps)
-    assert app.get("plotly_chart"), "the untrained model should be drawn"
+    assert app.get("bidi_component"), "the untrained model should be drawn (ui/live_chart)"
     assert app.selectbox(key="lang").value == "en"
     assert not app.error
 
@@ -228,7 +228,7 @@ def test_diverged_run_shows_the_step_and_keeps_its_plots(app):
     text, step, _ = status(app)
     assert "Diverged" in text
     assert any(f"Diverged at step {run.trainer.diverged_at}" in e.value for e in app.error)
-    assert app.get("plotly_chart")
+    assert app.get("bidi_component")  # the live charts (ui/live_chart)
 
 
 def test_preset_loads_its_settings_and_explains_itself(app):

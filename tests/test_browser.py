@@ -16,7 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = pytest.mark.browser
 
-STATUS = re.compile(r"step (\d+) / (\d+)")
+STATUS = re.compile(r"(?:step|进度) (\d+) / (\d+)")
 WAIT_MS = 90_000  # generous: the machine may be busy
 
 

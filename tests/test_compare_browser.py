@@ -17,7 +17,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]  # 8 variants on a busy machine
 
-STATUS = re.compile(r"step (\d+) / (\d+)")
+STATUS = re.compile(r"(?:step|进度) (\d+) / (\d+)")
 WAIT_MS = 240_000  # generous: the machine may be busy
 LOSSES = ("minimax", "nonsaturating", "wgan-gp", "hinge")
 LEVELS = ("weak", "strong")

@@ -23,7 +23,7 @@ from gandemo.i18n import t
 from gandemo.runner import ACTIVE_STATES, FINISHED, MAX_VARIANTS, ComparisonRun, get_scheduler
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-STATUS = re.compile(r"step (\d+) / (\d+)")
+STATUS = re.compile(r"(?:step|进度) (\d+) / (\d+)")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 BUTTONS = ("cmp_start", "cmp_pause", "cmp_reset")
 
@@ -109,7 +109,7 @@ def test_two_losses_by_two_levels_start_a_four_variant_run(at):
     at.run()
     line, step, total = status(at)
     assert (step, total) == (40, 40) and "Finished" in line
-    assert len(at.get("plotly_chart")) >= 4 + 3  # 4 tiles + 3 curve charts (double-buffered)
+    assert len(at.get("bidi_component")) >= 4 + 3  # 4 tiles + 3 curve charts (live charts)
     keys = {d.key for d in at.get("download_button")}
     assert {"cmp_dl_png", "cmp_dl_svg", "cmp_dl_html", "cmp_dl_metrics", "cmp_dl_summary",
             "cmp_dl_config", "cmp_dl_zip"} <= keys

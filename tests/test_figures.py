@@ -229,7 +229,7 @@ def test_comparison_grid_panels_curves_caption(dim):
     titles = [a.text for a in fig.layout.annotations]
     for i, v in enumerate(variants):
         assert titles[i].startswith(f"<b>{v} · step 1000")
-        assert fig.layout.annotations[i].font.color == F.VARIANT_COLORS[i]
+        assert fig.layout.annotations[i].font.color == F.variant_text_color(i)
     assert "target: bimodal · seed 0 · 1000 steps<br>minimax: k=1" in titles[-1]
     assert fig.layout.height >= F.PANEL_ROW_PX * 2
     # one heatmap / D curve per variant, every panel on the same fixed axes

@@ -10,6 +10,10 @@ are read with ``config.parse_settings`` (every invalid setting collected, the va
 and ``Limits.check``; the errors become one message that names each setting and what is
 allowed, shown with ``st.error`` (never a crash). URL values are screened before the bound
 widgets read them (``check_query_params``); user text in a message is Markdown-escaped.
+
+Target ``custom`` trains on the user's own points (``data_panel``): a CSV upload or points drawn
+on a Plotly chart (click adds one, a box or lasso selection fills a region), kept per session;
+the URL carries them as ``data=`` (``userdata.to_link``: small sets in full).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from gandemo.config import (
@@ -30,7 +36,16 @@ from gandemo.config import (
 from gandemo.losses import LOSSES, get_loss
 from gandemo.presets import PRESETS
 from gandemo.runner import Limits, get_scheduler
-from gandemo.targets import TARGETS
+from gandemo.targets import CUSTOM, TARGETS, custom_target, is_custom
+from gandemo.userdata import (
+    LINK_POINTS,
+    MAX_ABS,
+    MAX_BYTES,
+    MAX_POINTS,
+    as_rows,
+    parse_points,
+    to_link,
+)
 
 from .common import labeler, md_code, rewrite_url_params, tr, tr_or, url_params
 
@@ -151,9 +166,13 @@ def validate(data: dict[str, Any]) -> tuple[RunConfig, list[ConfigError]]:
 
 
 def set_widgets(cfg: RunConfig) -> None:
-    """Put every value of ``cfg`` into the widgets (call from a callback, before they render)."""
+    """Put every value of ``cfg`` into the widgets (call from a callback, before they render);
+    a custom target's points go to the session's point set."""
     for name in field_specs():
         st.session_state[name] = getattr(cfg, name)
+    if cfg.data is not None:
+        st.session_state["target"] = CUSTOM
+        _set_points(np.array(cfg.data), "config")
 
 
 # --------------------------------------------------------------------------- URL check
@@ -167,13 +186,26 @@ def check_query_params() -> None:
     (its widget shows the default) and named, with its range, in one message listing them all;
     a valid one is rewritten in the widget's spelling (``steps=1e3`` -> ``1000``)."""
     specs = field_specs()
-    params = {k: v[-1] for k, v in url_params().items() if k in specs and v}
+    params = {k: v[-1] for k, v in url_params().items() if (k in specs or k == "data") and v}
+    custom = is_custom(params.get("target"))
+    if custom and "data" not in params:
+        del params["target"]  # custom, no points yet: the data panel asks for them
     if not params:
         return
-    cfg, errors = parse_settings(params, caps=caps(), ignore_unknown=True)
+    mine = user_points()
+    given = dict(params)
+    if mine and params.get("data") == to_link(mine["points"]):
+        given["data"] = as_rows(mine["points"])  # this session's set (also when not in the link)
+    cfg, errors = parse_settings(given, caps=caps(), ignore_unknown=True)
     bad = [e for e in errors if not e.combination]  # combinations: the form names them
     dropped = {e.name for e in bad}
+    if custom and dropped & {"target", "data"}:
+        dropped |= {"target", "data"}  # custom without usable points: neither is kept
     changes = {k: None if k in dropped else [query_value(getattr(cfg, k))] for k in params}
+    if cfg.data is not None and "target" not in dropped:
+        changes["target"] = [CUSTOM]  # the widget's spelling; the points live in the session
+        if not (mine and np.array_equal(mine["points"], cfg.data)):
+            _set_points(np.array(cfg.data), "link")
     rewrite_url_params({k: v for k, v in changes.items() if v is None or v != [params[k]]})
     if bad:
         add_notice("error", error_text(ConfigError.join(bad), "url"))
@@ -261,8 +293,8 @@ def field_widget(name: str, spec: dict[str, Any], values: dict[str, Any], cap: i
               "help": tr_or(f"field.{name}.help", spec["help"])}
     text = label(name)
     default = spec["default"]
-    if spec["choices"] is not None:
-        options = list(spec["choices"])
+    if spec["choices"] is not None:  # target: the named ones, then your own points
+        options = [*spec["choices"], *([CUSTOM] if name == "target" else [])]
         return st.selectbox(text, options, index=options.index(default), **common)
     if isinstance(default, bool):
         return st.checkbox(text, value=default, **common)
@@ -285,6 +317,8 @@ def field_widget(name: str, spec: dict[str, Any], values: dict[str, Any], cap: i
 
 def _describe_choice(name: str, value: str) -> str | None:
     """Caption under the target / loss pickers."""
+    if name == "target" and value == CUSTOM:  # no format_func: it would change the URL value
+        return tr("userdata.option.custom")
     if name == "target" and value in TARGETS:
         tg = TARGETS[value]
         return tr("ui.form.target.caption", dim=tg.dim,
@@ -313,6 +347,9 @@ def config_form() -> dict[str, Any]:
                 note = _describe_choice(name, values[name])
                 if note:
                     st.caption(note)
+                if name == "target" and values[name] == CUSTOM:
+                    values["data"] = data_panel()
+    _sync_data_param(values.get("data"))
     return values
 
 
@@ -321,3 +358,121 @@ def current_config(values: dict[str, Any]) -> tuple[RunConfig | None, str | None
     cannot be used."""
     cfg, errors = validate(values)
     return (None, error_text(ConfigError.join(errors), "form")) if errors else (cfg, None)
+
+
+# --------------------------------------------------------------------------- your own points
+
+POINTS_KEY = "_userdata"  # {"points": (n, dim) array, "source": ..., "file": ..., "target": ...}
+DATA_UPLOAD_KEY = "data_upload"
+DRAW_KEY = "data_draw"
+DRAW_LIMIT = 4.0  # the drawing area is [−4, 4]², points on a 0.2 lattice
+DRAW_GRID = np.round(np.linspace(-DRAW_LIMIT, DRAW_LIMIT, 41), 3)
+
+
+def user_points() -> dict | None:
+    """This session's point set, or None."""
+    return st.session_state.get(POINTS_KEY)
+
+
+def _set_points(points: np.ndarray | None, source: str = "", file: str = "") -> None:
+    """Keep a checked point set for this session (with its target, which stays loaded)."""
+    if points is None or not len(points):
+        st.session_state.pop(POINTS_KEY, None)
+        return
+    tgt = custom_target(points)
+    st.session_state[POINTS_KEY] = {"points": tgt.means, "source": source, "file": file,
+                                    "target": tgt}
+
+
+def _load_points() -> None:
+    """The CSV uploader's callback: one message, success or the parser's one-line reason."""
+    file = st.session_state.get(DATA_UPLOAD_KEY)
+    if file is None:
+        return
+    clear_notices()
+    try:
+        points = parse_points(file.getvalue())
+    except ConfigError as err:
+        add_notice("error", tr("userdata.upload.error", file=md_code(file.name),
+                               detail=md_code(err.message)))
+        return
+    _set_points(points, "upload", file.name)
+    add_notice("success", tr("userdata.upload.ok", n=len(points), dim=points.shape[1],
+                             file=md_code(file.name)))
+
+
+def _draw_points() -> None:
+    """The drawing chart's callback: add every selected lattice point (a click selects one, a
+    box or lasso all inside it) to the drawn set, up to MAX_POINTS."""
+    state = st.session_state.get(DRAW_KEY)
+    picked = [(p["x"], p["y"]) for p in (state or {}).get("selection", {}).get("points", [])
+              if p.get("curve_number") == 0 and "x" in p and "y" in p]
+    if not picked:
+        return
+    mine = user_points()
+    old = mine["points"] if mine and mine["source"] == "draw" else np.empty((0, 2))
+    new = np.unique(np.round(np.array(picked, dtype=float), 3), axis=0)
+    points = np.concatenate([old, new])[:MAX_POINTS]
+    _set_points(points, "draw")
+    if len(old) + len(new) > MAX_POINTS:
+        add_notice("warning", tr("userdata.draw.full", max=MAX_POINTS))
+
+
+def _clear_points() -> None:
+    _set_points(None)
+
+
+def _draw_figure(points: np.ndarray | None) -> go.Figure:
+    """The drawing area: a faint 0.2 lattice to pick from (trace 0) and the current points."""
+    gx, gy = np.meshgrid(DRAW_GRID, DRAW_GRID)
+    fig = go.Figure(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", hoverinfo="none",
+                               marker={"size": 7, "color": "rgba(120,120,120,0.12)"},
+                               showlegend=False))
+    if points is not None and points.shape[1] == 2:
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers",
+                                 hoverinfo="skip", showlegend=False,
+                                 marker={"size": 6, "color": "#d62728"}))
+    lim = [-DRAW_LIMIT - 0.3, DRAW_LIMIT + 0.3]
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      dragmode="select", clickmode="event+select",
+                      xaxis={"range": lim, "zeroline": True},
+                      yaxis={"range": lim, "scaleanchor": "x", "zeroline": True})
+    return fig
+
+
+def data_panel() -> tuple[tuple[float, ...], ...] | None:
+    """Upload box, drawing area and a summary of the session's points (under the target
+    picker when it says ``custom``); returns the points as RunConfig rows, or None."""
+    st.file_uploader(tr("userdata.upload.label"), type=["csv", "txt", "tsv"],
+                     key=DATA_UPLOAD_KEY, on_change=_load_points,
+                     help=tr("userdata.upload.help", points=f"{MAX_POINTS:,}",
+                             kb=MAX_BYTES // 1000, lim=f"{MAX_ABS:g}"))
+    mine = user_points()
+    with st.expander(tr("userdata.draw.title"), expanded=mine is None):
+        st.caption(tr("userdata.draw.help"))
+        st.plotly_chart(_draw_figure(mine["points"] if mine else None), key=DRAW_KEY,
+                        on_select=_draw_points, selection_mode=("points", "box", "lasso"),
+                        config={"displaylogo": False})
+        st.button(tr("userdata.clear"), key="data_clear", on_click=_clear_points,
+                  disabled=mine is None)
+    if mine is None:
+        st.caption(tr("userdata.none"))
+        return None
+    points, tgt = mine["points"], mine["target"]
+    source = tr(f"userdata.source.{mine['source']}",
+                file=md_code(mine["file"]) if mine["file"] else "")
+    st.caption(tr("userdata.summary", n=len(points), dim=points.shape[1], source=source,
+                  h=f"{tgt.std:.3g}"))
+    if to_link(points).startswith("uploaded-"):
+        st.caption(tr("userdata.link.out", n=len(points), max=LINK_POINTS))
+    return as_rows(points)
+
+
+def _sync_data_param(rows) -> None:
+    """The URL's ``data=``: the current points (``userdata.to_link``) or nothing."""
+    want = to_link(rows) if rows is not None else None
+    if st.query_params.get("data") != want:
+        if want is None:
+            del st.query_params["data"]
+        else:
+            st.query_params["data"] = want

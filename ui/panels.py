@@ -1,7 +1,7 @@
 """Drawing one run: controls, the live status line and figures, replay scrubber and exports.
 
 The live part is ONE top-level ``st.fragment`` whose ``run_every`` is computed before it is
-defined (0.4 s while the run trains or waits in line — slower when many runs are watched, see
+defined (0.1 s while the run trains or waits in line — slower when many runs are watched, see
 ``Scheduler.refresh_interval`` — else ``None``), as in Streamlit's start/stop tutorial.
 It only reads what the training thread published (``Run.latest``/``frames``/
 ``history``), touches the run (heartbeat) and, when the run stops being active, reruns the whole
@@ -19,10 +19,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from gandemo import export
+from gandemo import animate, export
 from gandemo.config import RunConfig, to_json
 from gandemo.figures import (
-    PLOTLY_CONFIG,
+    STYLE,
+    Style,
     divergence_curves,
     frame_panel,
     grad_norm_curves,
@@ -45,10 +46,12 @@ from gandemo.snapshot import Snapshot
 from gandemo.targets import TARGETS
 from gandemo.trainer import Trainer
 
+from . import present
 from . import run_session as rs
 from .common import labeler, lang, ordinal, tr
+from .live_chart import live_chart
 
-REFRESH_S = 0.4  # live refresh interval while a run is active
+REFRESH_S = 0.1  # live refresh interval while a run is active (an unchanged chart costs ~0)
 CURVE_REFRESH_S = 1.2  # history curves redraw at most this often while training (browser CPU)
 FIGURE_KINDS = ("frame", "loss", "grad", "div")
 STATE_ICONS = {
@@ -68,22 +71,9 @@ TITLE_SPACE = 40  # px the outside title takes, removed from the figure's height
 EXPORT_WIDTH = {1: 1200, 2: 900}  # px before the PNG scale
 
 
-# A live panel is redrawn in place several times a second; on a busy server a redraw can take
-# longer than Streamlit's "stale" delay, and the default fade (opacity 0.33) would make the
-# charts flicker between grey and colour. Keep the main area opaque while it refreshes.
-#
-# Live charts are double-buffered: a new figure gets a new element id, so Streamlit mounts a new
-# chart and the old one disappears at once, and the slot stays blank until Plotly has drawn
-# (tens to hundreds of ms: a flicker on every refresh). Each panel therefore has two chart slots
-# stacked in one grid cell; the newest figure goes to the slot that is not in front and is
-# raised on top, while the other slot keeps the previous figure (same id: not redrawn) visible
-# underneath until the new one has painted its opaque background.
+# Live charts are Plotly charts that stay mounted and are updated in place (ui/live_chart.py):
+# no remount, so nothing blinks and no CSS has to hide Streamlit's own refresh.
 PAGE_CSS = """<style>
-[data-testid="stMain"] [data-stale="true"] { opacity: 1 !important; transition: none !important; }
-[class*="st-key-panel_"].stVerticalBlock {
-  display: grid !important; grid-template-columns: minmax(0, 1fr);
-}
-[class*="st-key-panel_"].stVerticalBlock > * { grid-area: 1 / 1; width: 100%; min-width: 0; }
 .st-key-status_line p { font-size: 1.25rem; }
 [class*="st-key-title_"] p { font-size: 1.15rem; margin-bottom: -0.5rem; }
 </style>"""
@@ -112,17 +102,22 @@ def distinct_frames(run: Run) -> list[Snapshot]:
     return [by_step[s] for s in sorted(by_step)]
 
 
-def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, code: str):
-    """One of the four panels as a complete, titled figure (the exports use this)."""
+def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, code: str,
+                 style: Style = STYLE):
+    """One of the four panels as a complete, titled figure (the exports use this, in the
+    normal style and sizes; presentation mode passes ``figures.PRESENT`` and its heights)."""
     if kind == "frame":
         loss = LOSSES[cfg.loss]
         fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
-                          bounds=TARGETS[cfg.target].bounds, lang=code)
-        fig.update_layout(height=FRAME_HEIGHT[snap.dim])
+                          bounds=TARGETS[cfg.target].bounds, lang=code, style=style)
+        fig.update_layout(height=present.size(f"frame_{snap.dim}d") if style.present
+                          else FRAME_HEIGHT[snap.dim])
         return fig
     fig = {"loss": loss_curves, "grad": grad_norm_curves, "div": divergence_curves}[kind](
-        hist, lang=code)
-    if kind != "div":
+        hist, lang=code, style=style)
+    if style.present:
+        fig.update_layout(height=present.size("div" if kind == "div" else "curves"))
+    elif kind != "div":
         fig.update_layout(height=CURVE_HEIGHT)
     return fig
 
@@ -132,7 +127,7 @@ def live_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict,
     """The panel for the page: its title comes out of the figure (drawn above it by Streamlit,
     where it wraps), so the legend can sit right above the plot at any column width — inside
     the figure a legend that wraps onto more rows would run into the title."""
-    fig = build_figure(kind, cfg, snap, hist, code)
+    fig = build_figure(kind, cfg, snap, hist, code, present.style())
     title = fig.layout.title.text or ""
     if kind == "div":  # full width: its legend stays on one or two rows under its own title
         return "", fig
@@ -169,32 +164,24 @@ def _curve_token(token: tuple, active: bool) -> tuple:
     return token
 
 
-def buffered_chart(name: str, fig: go.Figure) -> None:
-    """Draw ``fig`` in panel ``name`` without a blank frame (see PAGE_CSS): the container has key
-    ``panel_<name>`` and its two chart slots ``panel_<name>_0`` / ``panel_<name>_1``."""
-    slots = st.session_state.setdefault("_chart_slots", {}).setdefault(
-        name, {"figs": [None, None], "front": 0})
-    if slots["figs"][slots["front"]] is not fig:
-        slots["front"] = back = 1 - slots["front"]
-        slots["figs"][back] = fig
-    front = slots["front"]
+def panel_chart(name: str, fig: go.Figure, uirevision: str | None = None) -> None:
+    """``fig`` in panel ``name``: a live chart (key ``chart_<name>``) updated in place inside
+    a container with key ``panel_<name>``; the user's zoom is kept while ``uirevision`` stays."""
     with st.container(key=f"panel_{name}", gap=None):
-        for i, slot_fig in enumerate(slots["figs"]):
-            if slot_fig is None:
-                st.empty()
-            else:
-                st.plotly_chart(slot_fig, config=PLOTLY_CONFIG, key=f"panel_{name}_{i}",
-                                theme=None)
-    st.html(f"<style>.st-key-panel_{name}_{front} {{ z-index: 2; }}</style>")
+        live_chart(fig, key=f"chart_{name}", uirevision=uirevision)
+
+
+buffered_chart = panel_chart  # the name pages/compare.py still uses
 
 
 def panel(name: str, token: tuple, make: Callable[[], tuple[str, go.Figure]]) -> None:
-    """Title + double-buffered chart of one panel, rebuilt only when ``token`` changed."""
+    """Title + live chart of one panel, rebuilt only when ``token`` changed; ``token[0]`` (the
+    run) is the chart's ``uirevision``: a new run resets the zoom."""
     title, fig = _cached_figure(name, token, make)
     if title:
         with st.container(key=f"title_{name}"):
             st.markdown(f"**{_md_escape(title)}**")
-    buffered_chart(name, fig)
+    panel_chart(name, fig, uirevision=str(token[0]))
 
 
 def _md_escape(text: str) -> str:
@@ -216,16 +203,19 @@ def controls(run: Run | None, cfg: RunConfig | None) -> None:
     changed = rs.settings_changed(run, cfg)
     paused = run is not None and run.state == PAUSED
     run_id = run.id if run is not None else None
+    start = rs.start_label(run, cfg)  # when paused, only Resume continues (and is primary)
     cols = st.columns(4)
     cols[0].button(
-        tr("ui.controls.restart") if changed else tr("ui.controls.start"), key="start",
-        icon=":material/play_arrow:", type="primary", width="stretch",
+        tr(f"ui.controls.{start}"), key="start",
+        icon=":material/replay:" if start == "start_again" else ":material/play_arrow:",
+        type="secondary" if paused and not changed else "primary", width="stretch",
         disabled=cfg is None or (active and not changed),
-        on_click=rs.on_start, args=(cfg, run_id), help=tr("ui.controls.start.help"),
+        on_click=rs.on_start, args=(cfg, run_id), help=tr(f"ui.controls.{start}.help"),
     )
     cols[1].button(
         tr("ui.controls.resume") if paused else tr("ui.controls.pause"), key="pause",
         icon=":material/play_circle:" if paused else ":material/pause:", width="stretch",
+        type="primary" if paused and not changed else "secondary",
         disabled=not (active or paused), on_click=rs.on_pause,
         args=(run_id, "resume" if paused else "pause"), help=tr("ui.controls.pause.help"),
     )
@@ -247,7 +237,8 @@ def controls(run: Run | None, cfg: RunConfig | None) -> None:
 
 
 def status_line(run: Run | None, cfg: RunConfig | None) -> str:
-    """``<icon> **state** · step N / TOTAL · R it/s``; ``step N / TOTAL`` is a contract."""
+    """``<icon> **state** · step N / TOTAL · R it/s`` (zh: ``进度 N / TOTAL 步``); the numbers
+    ``N / TOTAL`` after "step" / "进度" are a contract (tests read them)."""
     if run is None:
         state, step, total = "ready", 0, cfg.steps if cfg else 0
     else:
@@ -288,6 +279,29 @@ def state_message(run: Run | None) -> None:
         st.success(tr("ui.status.box.finished", steps=run.step), icon=":material/check_circle:")
 
 
+# Measured (seed 0, default settings, 2000 steps): ring8 with k = 1 ends with 0-2 of 8 modes and
+# JS ≈ ln 2, with k = 5 D steps per G step 8 modes at step 1000 and JS 0.69 → 0.27; grid25 covers
+# 13 of 25 modes (JS ≈ 0.54) with k = 1 or 5: it needs far more steps than the default.
+SLOW_TARGETS = {"ring8": {"d_steps": 5}, "grid25": None}  # target -> settings that converge
+
+
+def target_note(cfg: RunConfig | None) -> None:
+    """Before a run on a 2D target the defaults do not learn in their steps: say so, and offer
+    the settings that do (one click puts them into the sidebar form)."""
+    if cfg is None or cfg.target not in SLOW_TARGETS:
+        return
+    fix = SLOW_TARGETS[cfg.target]
+    if fix is not None and all(getattr(cfg, k) == v for k, v in fix.items()):
+        return
+    st.caption(tr(f"present.target_note.{cfg.target}"))
+    if fix is not None:
+        from .config_form import set_widgets
+
+        st.button(tr(f"present.target_fix.{cfg.target}"), key="target_fix",
+                  icon=":material/auto_fix_high:", on_click=set_widgets,
+                  args=(cfg.with_(**fix),))
+
+
 # --------------------------------------------------------------------------- the live view
 
 
@@ -314,6 +328,8 @@ def _draw(run: Run | None, cfg: RunConfig | None) -> None:
         step = run.step if run is not None else 0
         st.progress(min(1.0, step / max(show_cfg.steps, 1)))
     state_message(run)
+    if run is None:
+        target_note(show_cfg)
     if show_cfg is None:
         return
     replay = run is not None and not rs.is_active(run)
@@ -328,11 +344,12 @@ def _draw(run: Run | None, cfg: RunConfig | None) -> None:
         snap = _scrubber(run) or snap
 
     def frame() -> None:
-        panel("frame", (run_id, code, snap.step, id(snap)),
+        panel("frame", (run_id, look, snap.step, id(snap)),
               lambda: live_figure("frame", show_cfg, snap, hist, code))
 
     has_rows = len(hist.get("step", ())) > 0
-    token = _curve_token((run_id, code, *_hist_token(hist)), rs.is_active(run))
+    look = (code, present.is_on(), present.screen())  # a new look redraws every panel
+    token = _curve_token((run_id, look, *_hist_token(hist)), rs.is_active(run))
 
     def curves(kinds: tuple[str, ...]) -> None:
         for kind in kinds:
@@ -395,7 +412,7 @@ def export_row(run: Run, snap: Snapshot, hist: dict) -> None:
         st.error(tr("ui.export.png_failed", message=message))
     holder.export_errors.clear()
     st.markdown(f"**{tr('ui.export.title')}**")
-    cols = st.columns([2, 1, 1, 1, 1], vertical_alignment="bottom")
+    cols = st.columns([2, 1, 1.3, 1, 1, 1.2], vertical_alignment="bottom")
     kind = cols[0].selectbox(tr("ui.export.figure"), FIGURE_KINDS, key="export_figure",
                              format_func=labeler("ui.export.kind."))
     base = (cfg.target, cfg.loss, f"seed{cfg.seed}", f"step{snap.step}")
@@ -419,9 +436,15 @@ def export_row(run: Run, snap: Snapshot, hist: dict) -> None:
         help=tr("ui.export.png.help") if browser else tr("ui.export.no_browser"),
     )
     cols[2].download_button(
-        "HTML", lambda: export.figure_html(figure()),
+        "HTML", lambda: export.figure_html(figure(), offline=False),
         file_name=export.safe_filename(*base, f"{kind}.html"), mime="text/html", key="dl_html",
         on_click="ignore", icon=":material/html:", width="stretch", help=tr("ui.export.html.help"),
+    )
+    cols[5].download_button(
+        tr("ui.export.html_offline"), lambda: export.figure_html(figure()),
+        file_name=export.safe_filename(*base, f"{kind}_offline.html"), mime="text/html",
+        key="dl_html_offline", on_click="ignore", icon=":material/html:", width="stretch",
+        help=tr("ui.export.html_offline.help"),
     )
     cols[3].download_button(
         "CSV", lambda: export.history_csv(run.history()),
@@ -435,3 +458,47 @@ def export_row(run: Run, snap: Snapshot, hist: dict) -> None:
         key="dl_config", on_click="ignore", icon=":material/settings:", width="stretch",
         help=tr("ui.export.config.help"),
     )
+    frames = distinct_frames(run)
+    animation_row("train", (run.id, run.step, len(frames), code), base[:3], len(frames),
+                  lambda: animate.solo_animation(frames, cfg, lang=code))
+
+
+ANIMATION_MIME = {"gif": "image/gif", "mp4": "video/mp4", "html": "text/html"}
+
+
+def animation_row(key: str, token: tuple, base: tuple, n_frames: int,
+                  make: Callable[[], Any]) -> None:
+    """GIF / MP4 / HTML of the replay frames (``make()`` -> ``animate.Animation``), built only
+    when its button is clicked (with a spinner) and kept for this ``token`` (run, step,
+    language); then a download button hands the file out. Errors show as one message."""
+    st.markdown(f"**{tr('anim.ui.title')}**")
+    if n_frames < 2:
+        st.caption(tr("anim.ui.few_frames"))
+        return
+    st.caption(tr("anim.ui.caption", frames=min(n_frames, animate.MAX_FRAMES)))
+    store = st.session_state.setdefault("_animations", {})
+    if store.get(key, {}).get("token") != token:
+        store[key] = {"token": token}
+    built = store[key]
+    browser = export.find_browser() is not None
+    for col, fmt in zip(st.columns(len(animate.FORMATS)), animate.FORMATS):
+        name, raster = fmt.upper(), fmt != "html"
+        with col:
+            if fmt not in built and st.button(
+                    tr("anim.ui.build", fmt=name), key=f"anim_{key}_{fmt}", width="stretch",
+                    icon=":material/movie:", disabled=raster and not browser,
+                    help=tr(f"anim.ui.{fmt}.help") if browser or not raster
+                    else tr("anim.ui.no_browser")):
+                with st.spinner(tr("anim.ui.building", n=min(n_frames, animate.MAX_FRAMES),
+                                   fmt=name)):
+                    try:
+                        built[fmt] = animate.build(make(), fmt, lang())
+                    except animate.AnimationError as err:
+                        st.error(tr("anim.ui.failed", fmt=name, message=str(err)))
+            if fmt in built:
+                st.download_button(
+                    tr("anim.ui.download", fmt=name), built[fmt],
+                    file_name=export.safe_filename(*base, f"animation.{fmt}"),
+                    mime=ANIMATION_MIME[fmt], key=f"anim_dl_{key}_{fmt}", on_click="ignore",
+                    icon=":material/download:", width="stretch", type="primary",
+                    help=tr(f"anim.ui.{fmt}.help"))

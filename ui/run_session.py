@@ -173,16 +173,25 @@ def _clicked_run(button: str, run_id: str | None) -> tuple[bool, Run | None]:
     return not _debounced(button), run
 
 
+def start_label(run: Run | None, cfg: RunConfig | None) -> str:
+    """The first button's locale key: "start" (no run yet), "restart" (the settings changed),
+    "start_again" (Reset + Start: a run exists and is not training). Continuing a paused run
+    is the Resume button's job alone."""
+    if settings_changed(run, cfg):
+        return "restart"
+    return "start_again" if run is not None and not is_active(run) else "start"
+
+
 def on_start(cfg: RunConfig, run_id: str | None) -> None:
-    """Start: resume the paused run with these settings, else train a new run with them."""
+    """Start / Start again / Start with new settings: train a NEW run with ``cfg`` from step 0
+    (the session's old run is removed), unless that run is already training ``cfg``."""
     same, run = _clicked_run("start", run_id)
     if not same:
         return
     clear_notices()
     if run is not None and run.cfg == cfg and run.state in ACTIVE_STATES:
         return
-    if run is None or run.cfg != cfg or run.state != PAUSED:
-        run = _new_run(cfg)
+    run = _new_run(cfg)
     if run is not None:
         get_scheduler().start(run)
 
