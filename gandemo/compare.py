@@ -63,8 +63,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from .config import RunConfig, to_dict
+from .config import RunConfig
 from .losses import LOSSES
+from .naming import variant_names
 from .targets import get_target
 from .trainer import RMSPROP_ALPHA, STEP_VALUES, Trainer
 
@@ -82,35 +83,6 @@ def apply_strength(cfg: RunConfig, level: str) -> RunConfig:
     s = STRENGTHS[level]
     return cfg.with_(d_steps=s["d_steps"], d_width=s["d_width"],
                      lr_d=min(1.0, cfg.lr_g * s["lr_ratio"]))
-
-
-def variant_label(cfg: RunConfig) -> str:
-    return f"{cfg.loss} k={cfg.d_steps}"
-
-
-def _setting_text(name: str, value) -> str:
-    if isinstance(value, float):
-        return f"{name}={value:g}"
-    return f"{name}={str(value).lower() if isinstance(value, bool) else value}"
-
-
-def variant_labels(configs: Sequence[RunConfig]) -> list[str]:
-    """``variant_label`` of each config, made unique: variants that would share a label get the
-    settings in which they differ appended ("nonsaturating k=1 lr_d=0.002"), and a "#n" suffix
-    if they are identical."""
-    base = [variant_label(c) for c in configs]
-    dicts = [to_dict(c) for c in configs]
-    labels = []
-    for i, d in enumerate(dicts):
-        twins = [dicts[j] for j in range(len(configs)) if base[j] == base[i]]
-        differ = [name for name in d if any(t[name] != d[name] for t in twins)]
-        labels.append(" ".join([base[i], *(_setting_text(n, d[n]) for n in differ)]))
-    seen: dict[str, int] = {}
-    for i, label in enumerate(labels):
-        if labels.count(label) > 1:
-            seen[label] = seen.get(label, 0) + 1
-            labels[i] = f"{label} #{seen[label]}"
-    return labels
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,10 +617,14 @@ class Comparison:
     in turn with ``Trainer.step()``. ``trainers[i]`` is variant i's Trainer, current whenever
     ``step()`` is not running (history, status, snapshot(), measure())."""
 
-    def __init__(self, configs: Sequence[RunConfig]):
+    def __init__(self, configs: Sequence[RunConfig], labels: Sequence[str] | None = None):
         self.configs: list[RunConfig] = list(configs)
         self.trainers: list[Trainer] = [Trainer(c) for c in self.configs]
-        self.labels: list[str] = variant_labels(self.configs)
+        if labels is not None and (len(labels) != len(self.configs) or len(set(labels)) <
+                                   len(labels)):
+            raise ValueError("labels: one distinct name per variant")
+        self.labels: list[str] = list(labels) if labels is not None else variant_names(
+            self.configs)
         by_key: dict[tuple, list[int]] = {}
         for i, cfg in enumerate(self.configs):
             key = stack_key(cfg)

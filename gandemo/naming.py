@@ -7,7 +7,8 @@ gets Chinese names. A preset may name its variants itself (``Preset.names``: ``v
 keys). The full settings stay available for hover texts and exports (``settings_text``).
 
 Rules: a setting is named only when it differs between the variants, and then only for the
-variants that differ from the usual value (the value most variants share, when one does); the
+variants that differ from the usual value (the value most variants share, when one value
+clearly does); the
 loss is always named when losses differ; a switched-off trick (False, 0) gets no words, so the
 variant without any trick reads "plain"; a discriminator-strength level (k, D width and lr_D set
 together, see ``compare.STRENGTHS``) is named as the level; identical variants get "#n".
@@ -104,8 +105,9 @@ def _by_difference(configs: list[RunConfig], lang: str) -> list[str]:
         levels = [None] * len(configs)
     usual = {}
     for k in differ:
-        (value, count), = Counter(repr(d[k]) for d in dicts).most_common(1)
-        if k != "loss" and count > 1:
+        ranked = Counter(repr(d[k]) for d in dicts).most_common(2)
+        (value, count), runner_up = ranked[0], ranked[1][1] if len(ranked) > 1 else 0
+        if k != "loss" and count > max(1, runner_up):  # a clear majority, not a tie
             usual[k] = value
     names = []
     for cfg, d, level in zip(configs, dicts, levels):

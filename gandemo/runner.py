@@ -190,6 +190,23 @@ class Run:
         self._settle()
         return n
 
+    def lone_move(self, player: str) -> dict | None:
+        """One update of D ("d") or G ("g") alone (``Trainer.lone_move``), then its frame is
+        published (same step, new picture). Returns the move, None when there was none."""
+        if not hasattr(self.trainer, "lone_move"):
+            raise ConfigError("player", "one-player steps are for single runs, not comparisons")
+        with self.train_lock:
+            try:
+                move = self.trainer.lone_move(player)
+            except (RuntimeError, FloatingPointError) as exc:  # a torch error must not escape
+                self.state, self.reason = ERROR, Reason.ERROR
+                self.message = f"training error at step {self.step}: {exc}"
+                return None
+            if move is not None:
+                self.publish()
+        self._settle()
+        return move
+
     def _settle(self) -> None:
         tr = self.trainer
         if tr.diverged_at is not None:
@@ -233,10 +250,10 @@ class ComparisonRun(Run):
     ``history()`` maps each label to its history arrays."""
 
     def __init__(self, configs: list[RunConfig], limits: Limits, run_id: str | None = None,
-                 cost: Cost | None = None):
+                 cost: Cost | None = None, labels: list[str] | None = None):
         from .compare import Comparison
 
-        self.comparison = Comparison(list(configs))
+        self.comparison = Comparison(list(configs), labels)
         self.labels = list(self.comparison.labels)
         self.configs = list(configs)
         super().__init__(configs[0], limits, run_id, job=_ComparisonJob(self.comparison),
@@ -321,13 +338,16 @@ class Scheduler:
         self._check_id(run_id)
         return self._register(Run(cfg, self.limits, run_id, cost=cost))
 
-    def create_comparison(self, configs: list[RunConfig], run_id: str | None = None) -> Run:
-        """Like ``create`` for a side-by-side comparison of 1..MAX_VARIANTS variants."""
+    def create_comparison(self, configs: list[RunConfig], run_id: str | None = None,
+                          labels: list[str] | None = None) -> Run:
+        """Like ``create`` for a side-by-side comparison of 1..MAX_VARIANTS variants, named
+        ``labels`` (default: ``naming.variant_names``)."""
         if not 1 <= len(configs) <= MAX_VARIANTS:
             raise ConfigError("variants", f"choose 1 to {MAX_VARIANTS}; got {len(configs)}")
         cost = self.limits.check_all(list(configs))
         self._check_id(run_id)
-        return self._register(ComparisonRun(configs, self.limits, run_id, cost=cost))
+        return self._register(ComparisonRun(configs, self.limits, run_id, cost=cost,
+                                            labels=labels))
 
     def _check_id(self, run_id: str | None) -> None:
         if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
@@ -368,9 +388,13 @@ class Scheduler:
                 run.state, run.message, run.reason = PAUSED, "", None
                 self._admit()
 
-    def step_once(self, run: Run) -> int:
-        """Exactly one iteration of a paused run, in the caller's thread; returns the new step."""
+    def step_once(self, run: Run, player: str | None = None) -> int:
+        """Exactly one iteration of a paused run, in the caller's thread; with ``player`` "d"
+        or "g" one update of that network alone (``Run.lone_move``). Returns the step."""
         if run.state != PAUSED:
+            return run.step
+        if player is not None:
+            run.lone_move(player)
             return run.step
         run.train_slice(budget_s=float("inf"), max_steps=1)
         return run.step

@@ -21,11 +21,12 @@ import pandas as pd
 import streamlit as st
 
 from gandemo import animate, export, lessons, report
-from gandemo.compare import STRENGTHS, apply_strength, variant_labels
+from gandemo.compare import STRENGTHS, apply_strength
 from gandemo.config import ConfigError, RunConfig, parse_value, query_value, show_value, to_dict
 from gandemo.figures import COMPARISON_WIDTH, frame_panel, variant_color, variant_text_color
 from gandemo.i18n import LANGUAGES, t
 from gandemo.losses import LOSSES, get_loss
+from gandemo.naming import variant_names
 from gandemo.presets import PRESETS
 from gandemo.runner import (
     ACTIVE_STATES,
@@ -257,6 +258,13 @@ def _drop() -> None:
         del st.query_params[RUN_PARAM]
 
 
+def variant_titles(configs: list[RunConfig]) -> list[str]:
+    """Short names in the page's language: the loaded preset's own, else what differs."""
+    preset = COMPARE_PRESETS.get(st.session_state.get(PRESET_KEY) or "")
+    names = preset.names if preset is not None and len(preset.names) == len(configs) else None
+    return variant_names(configs, lang(), names)
+
+
 def on_start(configs: list[RunConfig]) -> None:
     """Start / Start again / Restart: a NEW comparison of these variants from step 0 (the old
     one is removed), unless it is already training them. Resume alone continues."""
@@ -267,7 +275,7 @@ def on_start(configs: list[RunConfig]) -> None:
         return
     _drop()
     try:
-        run = sched.create_comparison(configs)
+        run = sched.create_comparison(configs, labels=variant_titles(configs))
     except ConfigError as err:
         notices().append(("error", config_error_text(err)))
         return
@@ -646,7 +654,7 @@ panels.page_style()
 with st.sidebar:
     values = sidebar_form()
 configs, error = build_configs(values)
-labels = variant_labels(configs) if configs else []
+labels = variant_titles(configs) if configs else []
 run = current_run()
 
 st.title(tr("cmp.title"))

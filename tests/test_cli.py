@@ -80,7 +80,9 @@ def test_compare_writes_summary_and_long_metrics(tmp_path):
                   "--set", "log_every=10")
     assert out.returncode == 0, out.stderr
     summary = pd.read_csv(tmp_path / "c" / "summary.csv")
-    assert list(summary["variant"]) == ["minimax k=1", "minimax k=2", "hinge k=1", "hinge k=2"]
+    assert list(summary["variant"]) == ["minimax (saturating) + k = 1",
+                                          "minimax (saturating) + k = 2",
+                                          "hinge + k = 1", "hinge + k = 2"]
     metrics = pd.read_csv(tmp_path / "c" / "metrics.csv")
     assert metrics.columns[0] == "variant" and CONTRACT_COLUMNS <= set(metrics.columns)
     assert metrics.groupby("variant").size().to_dict() == {v: 3 for v in summary["variant"]}

@@ -14,8 +14,6 @@ from gandemo.compare import (
     apply_strength,
     stack_key,
     stacked_loss,
-    variant_label,
-    variant_labels,
 )
 from gandemo.config import RunConfig
 from gandemo.losses import LOSSES
@@ -277,15 +275,10 @@ def test_stacked_loss_matches_rowwise(name, real_label):
 
 def test_labels():
     configs = [base(loss="nonsaturating"), base(loss="hinge", d_steps=5)]
-    assert Comparison(configs).labels == ["nonsaturating k=1", "hinge k=5"]
-    assert variant_label(configs[1]) == "hinge k=5"
-    # equal base labels are told apart by the settings that differ
-    twins = [base(lr_d=1e-3), base(lr_d=2e-3), base(loss="hinge")]
-    assert variant_labels(twins) == ["nonsaturating k=1 lr_d=0.001",
-                                     "nonsaturating k=1 lr_d=0.002", "hinge k=1"]
-    strengths = [apply_strength(base(), level) for level in ("balanced", "strong")]
-    labels = variant_labels([*strengths, strengths[0].with_(seed=4)])
-    assert len(set(labels)) == 3
+    assert Comparison(configs).labels == ["non-saturating + k = 1", "hinge + k = 5"]
+    assert Comparison(configs, ["a", "b"]).labels == ["a", "b"]
+    with pytest.raises(ValueError, match="labels"):
+        Comparison(configs, ["a", "a"])
 
 
 def test_apply_strength_sets_the_ladder():
