@@ -404,6 +404,29 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
     )
 
 
+GHOST_OPACITY = 0.35  # the frame before a lone move (Step D / Step G), behind the new one
+
+
+def _ghost_traces(prev: Snapshot, d_name: str, lang: str,
+                  style: Style = STYLE) -> list[tuple[dict, bool]]:
+    """The frame before a lone move, faint: 1D p_g and D as dotted lines (D on the right axis),
+    2D the generated samples."""
+    common = {"type": "scatter", "legendgroup": "before", "opacity": GHOST_OPACITY,
+              "hoverinfo": "skip"}
+    if prev.dim == 2:
+        pts = _subsample(prev.fake, MAX_SCATTER)
+        return [({**common, "x": pts[:, 0], "y": pts[:, 1], "mode": "markers",
+                  "name": t("moves.ghost.fakes", lang),
+                  "marker": {"color": COLORS["fake"], "size": style.size(6)}}, False)]
+    k = _stride(len(prev.axes[0]), MAX_CURVE_POINTS)
+    x = np.asarray(prev.axes[0])[::k]
+    return [({**common, "x": x, "y": np.asarray(y)[::k], "mode": "lines", "name": name,
+              "line": {"color": color, "dash": "dot", "width": style.width(2.2)}}, right)
+            for y, name, color, right in (
+                (prev.p_g, t("moves.ghost.p_g", lang), COLORS["fake"], False),
+                (prev.d_out, t("moves.ghost.d", lang, d=d_name), COLORS["d"], True))]
+
+
 def density_panel(
     snap: Snapshot,
     *,
@@ -413,11 +436,16 @@ def density_panel(
     density_max: float | None = None,
     lang: str = "en",
     style: Style = STYLE,
+    previous: Snapshot | None = None,
 ) -> go.Figure:
-    """1D frame: p_r, p_g (left axis), D(x) and D*(x) (right axis), a rug of fakes."""
+    """1D frame: p_r, p_g (left axis), D(x) and D*(x) (right axis), a rug of fakes; with
+    ``previous``, that frame's p_g and D faintly behind (``_ghost_traces``)."""
+    ghost_d = previous.d_out if previous is not None else None
     panel = _density_parts(snap, d_name=d_label, d_rng=d_axis_range(d_range, snap.d_out,
-                           snap.d_star), top=_density_top(snap, density_max), bounds=bounds,
-                           lang=lang, style=style)
+                           snap.d_star, ghost_d), top=_density_top(snap, density_max),
+                           bounds=bounds, lang=lang, style=style)
+    if previous is not None:
+        panel.traces[:0] = _ghost_traces(previous, d_label, lang, style)
     return _single_figure(panel, title=t("fig.density.title", lang, step=snap.step),
                           height=HEIGHTS["density"], hovermode="x unified", style=style)
 
@@ -519,13 +547,16 @@ def samples_panel(
     bounds: Bounds,
     lang: str = "en",
     style: Style = STYLE,
+    previous: Snapshot | None = None,
 ) -> go.Figure:
     """2D frame: D(x) heatmap with colourbar, real and fake samples, arrows of −∇ₓL_G. The view
     grows (``sample_view``) so that the generated samples stay in it; those still outside
-    the largest view are counted in a note."""
+    the largest view are counted in a note. ``previous``: that frame's samples, faint."""
     view, outside = sample_view(bounds, snap.fake)
     panel = _samples_parts(snap, d_name=d_label, d_rng=d_axis_range(d_range, snap.d_out),
                            bounds=bounds, lang=lang, view=view, style=style)
+    if previous is not None:  # above the heatmap, below the new samples
+        panel.traces[1:1] = _ghost_traces(previous, d_label, lang, style)
     fig = _single_figure(panel, title=t("fig.samples.title", lang, step=snap.step),
                          height=HEIGHTS["samples"], style=style)
     if outside:
@@ -534,7 +565,8 @@ def samples_panel(
 
 
 def frame_panel(snap: Snapshot, **kw) -> go.Figure:
-    """``density_panel`` for 1D snapshots, ``samples_panel`` for 2D ones."""
+    """``density_panel`` for 1D snapshots, ``samples_panel`` for 2D ones (``previous=`` an
+    earlier frame of the same run draws it faintly behind: the ghost of a lone move)."""
     if snap.dim == 1:
         return density_panel(snap, **kw)
     kw.pop("density_max", None)

@@ -1,10 +1,12 @@
 """The training loop: deterministic for a given RunConfig (seed included), step-able, measured.
 
-One ``step()`` = k discriminator updates then one generator update. Every ``log_every`` steps a row
-of scalars (interval means of losses and gradient norms, plus JS/KL/W1/V(G,D*) and mode metrics
-from ``eval_samples`` generator samples) is appended to ``history``. ``snapshot()`` builds the heavy
-frame (densities and D on a grid, samples, per-sample generator push) on demand. A non-finite loss
-or gradient stops the run: ``diverged_at`` holds the step, ``history`` is kept.
+One ``step()`` = k discriminator updates then one generator update; ``step_d()`` / ``step_g()``
+make one update of one player alone (lone moves, not iterations: see ``lone_move``). Every
+``log_every`` steps a row of scalars (interval means of losses and gradient norms, plus
+JS/KL/W1/V(G,D*) and mode metrics from ``eval_samples`` generator samples) is appended to
+``history``. ``snapshot()`` builds the heavy frame (densities and D on a grid, samples,
+per-sample generator push) on demand. A non-finite loss or gradient stops the run:
+``diverged_at`` holds the step, ``history`` is kept.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ RMSPROP_ALPHA = 0.99  # RMSProp's decay of E[g²], as in the WGAN paper's code (
 # What one iteration reports to ``record_step``, in this order (history columns of these names).
 STEP_VALUES = ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm", "d_penalty",
                "g_penalty")
+PLAYERS = ("d", "g")  # lone moves: one update of D alone, one update of G alone
+# History columns of a run that made lone moves: the lone D / G updates made before each row.
+MOVE_COLUMNS = ("d_moves", "g_moves")
 
 
 def make_optimizer(name: str, params, lr: float, beta1: float, beta2: float):
@@ -107,6 +112,7 @@ class Trainer:
         self.p_r = self.target.density_on_grid(self.axes)
         self.grid_points = torch.from_numpy(_grid_points(self.axes))
         self.step_count = 0
+        self.lone_moves = dict.fromkeys(PLAYERS, 0)  # step_d / step_g calls (not iterations)
         self.diverged_at: int | None = None
         self.history = History()
         self._acc = np.zeros(len(STEP_VALUES))  # sums of the STEP_VALUES since the last row
@@ -267,6 +273,43 @@ class Trainer:
         return self.record_step(np.array([values[c] for c in STEP_VALUES]),
                                 time.perf_counter() - t0)
 
+    def step_d(self) -> dict[str, float | str] | None:
+        """One discriminator update alone, G frozen (see ``lone_move``)."""
+        return self.lone_move("d")
+
+    def step_g(self) -> dict[str, float | str] | None:
+        """One generator update alone, D frozen (see ``lone_move``)."""
+        return self.lone_move("g")
+
+    def lone_move(self, player: str) -> dict[str, float | str] | None:
+        """One update of ``player`` ("d": ``_d_step``, "g": ``_g_step``), the other network
+        untouched. Book-keeping: a lone move is not an iteration (one iteration stays k D
+        updates + one G update): ``step_count``, the history's interval means and its rows are
+        left alone and ``lone_moves[player]`` counts it. From a run's first lone move on, every
+        logged row also carries the counts so far in MOVE_COLUMNS (0 on the rows before), so
+        the metrics say how many lone moves preceded them; runs without lone moves keep exactly
+        the SCALAR_COLUMNS. A non-finite loss or gradient stops the run (``diverged_at`` = the
+        current step). Returns {player, step, loss, penalty, grad_norm}, None when done."""
+        if player not in PLAYERS:
+            raise ValueError(f"player must be one of {PLAYERS} (one D or one G update); "
+                             f"got {player!r}")
+        if self.done:
+            return None
+        t0 = time.perf_counter()
+        sigma = self.instance_sigma()
+        loss, penalty, norm = (self._d_step(sigma) if player == "d"
+                               else self._g_step(sigma)[:3])
+        self._wall += time.perf_counter() - t0
+        if not any(self.lone_moves.values()):
+            for c in MOVE_COLUMNS:
+                self.history.columns.setdefault(c, [0.0] * len(self.history))
+        self.lone_moves[player] += 1
+        self._eval_cache = None  # the step count did not change, a network did
+        if not math.isfinite(loss + penalty + norm):
+            self.diverged_at = self.step_count
+        return dict(player=player, step=self.step_count, loss=loss, penalty=penalty,
+                    grad_norm=norm)
+
     def record_step(self, values: np.ndarray, seconds: float) -> dict[str, float] | None:
         """Book-keeping after one iteration: count it, add ``seconds`` of training time, stop on
         non-finite ``values`` (one per name in STEP_VALUES) and log a row every
@@ -302,6 +345,9 @@ class Trainer:
         if with_metrics:
             row.update(self.measure())
         self.history.append(row)
+        for c, player in zip(MOVE_COLUMNS, PLAYERS):
+            if c in self.history.columns:  # only once the run made a lone move
+                self.history.columns[c].append(float(self.lone_moves[player]))
         return self.history.last()
 
     @torch.no_grad()

@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from gandemo import animate, export
+from gandemo import animate, export, moves
 from gandemo.config import RunConfig, to_json
 from gandemo.figures import (
     STYLE,
@@ -44,7 +44,7 @@ from gandemo.runner import (
 )
 from gandemo.snapshot import Snapshot
 from gandemo.targets import TARGETS
-from gandemo.trainer import Trainer
+from gandemo.trainer import PLAYERS, Trainer
 
 from . import present
 from . import run_session as rs
@@ -103,13 +103,15 @@ def distinct_frames(run: Run) -> list[Snapshot]:
 
 
 def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, code: str,
-                 style: Style = STYLE):
+                 style: Style = STYLE, previous: Snapshot | None = None):
     """One of the four panels as a complete, titled figure (the exports use this, in the
-    normal style and sizes; presentation mode passes ``figures.PRESENT`` and its heights)."""
+    normal style and sizes; presentation mode passes ``figures.PRESENT`` and its heights).
+    ``previous``: the frame before a lone move, drawn faintly behind (frame panel only)."""
     if kind == "frame":
         loss = LOSSES[cfg.loss]
         fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
-                          bounds=TARGETS[cfg.target].bounds, lang=code, style=style)
+                          bounds=TARGETS[cfg.target].bounds, lang=code, style=style,
+                          previous=previous)
         fig.update_layout(height=present.size(f"frame_{snap.dim}d") if style.present
                           else FRAME_HEIGHT[snap.dim])
         return fig
@@ -123,11 +125,11 @@ def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, c
 
 
 def live_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict,
-                code: str) -> tuple[str, go.Figure]:
+                code: str, previous: Snapshot | None = None) -> tuple[str, go.Figure]:
     """The panel for the page: its title comes out of the figure (drawn above it by Streamlit,
     where it wraps), so the legend can sit right above the plot at any column width — inside
     the figure a legend that wraps onto more rows would run into the title."""
-    fig = build_figure(kind, cfg, snap, hist, code, present.style())
+    fig = build_figure(kind, cfg, snap, hist, code, present.style(), previous)
     title = fig.layout.title.text or ""
     if kind == "div":  # full width: its legend stays on one or two rows under its own title
         return "", fig
@@ -198,13 +200,14 @@ def _hist_token(hist: dict) -> tuple:
 
 
 def controls(run: Run | None, cfg: RunConfig | None) -> None:
-    """Start, Pause/Resume, Step, Reset (keys: start, pause, step, reset)."""
+    """Start, Pause/Resume, Step, Step D, Step G, Reset (keys: start, pause, step, step_d,
+    step_g, reset)."""
     active = rs.is_active(run)
     changed = rs.settings_changed(run, cfg)
     paused = run is not None and run.state == PAUSED
     run_id = run.id if run is not None else None
     start = rs.start_label(run, cfg)  # when paused, only Resume continues (and is primary)
-    cols = st.columns(4)
+    cols = st.columns(6)
     cols[0].button(
         tr(f"ui.controls.{start}"), key="start",
         icon=":material/replay:" if start == "start_again" else ":material/play_arrow:",
@@ -224,7 +227,15 @@ def controls(run: Run | None, cfg: RunConfig | None) -> None:
         disabled=cfg is None or active, on_click=rs.on_step,
         args=(cfg, run_id, run.step if run is not None else 0), help=tr("ui.controls.step.help"),
     )
-    cols[3].button(
+    for col, player in zip(cols[3:5], PLAYERS):  # one player alone (keys step_d, step_g)
+        col.button(
+            tr(f"ui.controls.step_{player}"), key=f"step_{player}", width="stretch",
+            icon=":material/gavel:" if player == "d" else ":material/brush:",
+            disabled=cfg is None or active, on_click=rs.on_move,
+            args=(cfg, run_id, player, rs.move_mark(run)),
+            help=tr(f"ui.controls.step_{player}.help"),
+        )
+    cols[5].button(
         tr("ui.controls.reset"), key="reset", icon=":material/restart_alt:", width="stretch",
         disabled=run is None, on_click=rs.on_reset, args=(run_id,),
         help=tr("ui.controls.reset.help"),
@@ -343,9 +354,16 @@ def _draw(run: Run | None, cfg: RunConfig | None) -> None:
     if replay:
         snap = _scrubber(run) or snap
 
+    move = _shown_move(run, snap)
+
     def frame() -> None:
-        panel("frame", (run_id, look, snap.step, id(snap)),
-              lambda: live_figure("frame", show_cfg, snap, hist, code))
+        before = move["before"] if move else None
+        panel("frame", (run_id, look, snap.step, id(snap), id(before)),
+              lambda: live_figure("frame", show_cfg, snap, hist, code, before))
+        if move:  # the sentence under the plot: what the lone move did, with its numbers
+            st.info(_md_escape(moves.sentence(move["summary"], code)),
+                    icon=":material/swap_horiz:")
+            st.caption(tr("moves.caption"))
 
     has_rows = len(hist.get("step", ())) > 0
     look = (code, present.is_on(), present.screen())  # a new look redraws every panel
@@ -383,6 +401,14 @@ def _draw(run: Run | None, cfg: RunConfig | None) -> None:
         export_row(run, snap, hist)
     elif run is not None:
         st.caption(tr("ui.export.pause_first"))
+
+
+def _shown_move(run: Run | None, snap: Snapshot | None) -> dict | None:
+    """The session's last lone move (``rs.MOVE_KEY``) when ``snap`` is the frame it made."""
+    move = st.session_state.get(rs.MOVE_KEY)
+    if run is None or not move or move["run"] != run.id or move["after"] is not snap:
+        return None
+    return move
 
 
 def _scrubber(run: Run) -> Snapshot | None:

@@ -17,6 +17,7 @@ import time
 
 import streamlit as st
 
+from gandemo import moves
 from gandemo.config import ConfigError, RunConfig
 from gandemo.runner import ACTIVE_STATES, PAUSED, Run, get_scheduler
 
@@ -213,12 +214,48 @@ def on_step(cfg: RunConfig, run_id: str | None, step: int) -> None:
     same, run = _clicked_run("step", run_id)
     if not same or (run is not None and run.step != step):
         return
+    run = _steppable(cfg, run)
+    if run is not None:
+        get_scheduler().step_once(run)
+        run.touch()
+
+
+def _steppable(cfg: RunConfig, run: Run | None) -> Run | None:
+    """The paused run a Step button acts on: the session's, or a new one when it has none that
+    is usable (None while it trains or waits)."""
     clear_notices()
     if run is None or run.state not in (PAUSED, *ACTIVE_STATES):
         run = _new_run(cfg)
-    if run is not None and run.state == PAUSED:
-        get_scheduler().step_once(run)
-        run.touch()
+    return run if run is not None and run.state == PAUSED else None
+
+
+MOVE_KEY = "_last_move"  # st.session_state: the last lone move {run, before, after, summary}
+
+
+def move_mark(run: Run | None) -> tuple[int, int]:
+    """(iterations, lone moves) of a run: what a Step D / Step G button was drawn for."""
+    if run is None:
+        return 0, 0
+    return run.step, sum(getattr(run.trainer, "lone_moves", {}).values())
+
+
+def on_move(cfg: RunConfig, run_id: str | None, player: str, mark: tuple[int, int]) -> None:
+    """Step D / Step G: one update of that player alone (``Scheduler.step_once(run, player)``);
+    the frames before and after and ``moves.summarize`` of them go to MOVE_KEY (the ghost and
+    the sentence under the plot)."""
+    same, run = _clicked_run(f"step_{player}", run_id)
+    if not same or (run is not None and move_mark(run) != mark):
+        return
+    run = _steppable(cfg, run)
+    if run is None:
+        return
+    before = run.latest()
+    get_scheduler().step_once(run, player)
+    run.touch()
+    after = run.latest()
+    if before is not None and after is not None and after is not before:
+        st.session_state[MOVE_KEY] = {"run": run.id, "before": before, "after": after,
+                                      "summary": moves.summarize(player, before, after)}
 
 
 def on_reset(run_id: str | None) -> None:
