@@ -47,6 +47,7 @@ class Snapshot:
     fake: np.ndarray  # (n, dim) generated samples for display
     fake_push: np.ndarray  # (n, dim) −∇ₓ L_G at each fake: where G is pushed to move it
     metrics: dict[str, float] = field(default_factory=dict)  # the latest scalar row
+    js: float = float("nan")  # JS estimate of this frame (metrics.divergences, as the curves)
 
 
 @dataclass

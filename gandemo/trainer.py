@@ -398,6 +398,7 @@ class Trainer:
             step=self.step_count, dim=self.target.dim, axes=self.axes, p_r=self.p_r, p_g=p_g,
             d_out=d_out, d_star=d_star, real=self.real_eval[:n], fake=fake[:n],
             fake_push=self._push(n), metrics=self.history.last(),
+            js=float(div.get("js", np.nan)),
         )
 
     @contextmanager
