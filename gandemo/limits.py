@@ -41,7 +41,7 @@ HISTORY_COLUMNS = 20  # scalar columns in a history row (snapshot.SCALAR_COLUMNS
 STEP_COEF = {"pass": 1.3e-3, "mac": 1.1e-10, "mbd": 3.8e-9, "mbd_big": 1.6e-8,
              "penalty": 1.8e-9, "eval_fixed": 0.0, "eval_mac": 1.0e-10, "eval_sample": 8.7e-7,
              "eval_grid": 5.5e-6}
-SNAP_COEF = {"snap_fixed": 1.1e-3, "snap_eval_mac": 0.0, "snap_eval_sample": 7.0e-7,
+SNAP_COEF = {"snap_fixed": 1.1e-3, "snap_eval_mac": 4.5e-11, "snap_eval_sample": 7.0e-7,
              "snap_grid_mac": 8.5e-11, "snap_mbd": 1.5e-9, "snap_push": 8.7e-11,
              "snap_push_mbd": 1.1e-8}
 # Which setting to lower when a term is too large (named in the refusal).

@@ -3,8 +3,9 @@
 Each preset is a base RunConfig plus, for comparisons, the variants to run side by side (as
 changes to the base). Titles and explanations live in the locale files under
 ``preset.<name>.title`` / ``preset.<name>.explain``; the explanation says what to look for, what
-theory predicts and what these settings actually do here (measured; see docs/presets.md, which
-``tests/test_presets.py`` keeps honest with short seeded runs).
+theory predicts and what these settings actually do here (seed 0), quoting docs/presets.md, which
+``scripts/preset_docs.py`` generates from the runs. The promised effects are the checks of
+``gandemo.lessons``: ticked live on the Compare page and asserted by ``tests/test_presets.py``.
 
 Every setting was chosen by measuring (seed 0, several seeds where the outcome is a coin flip):
 toy GANs do not always follow the textbook, and where they do not the explanation says so.
@@ -67,8 +68,8 @@ PRESETS: dict[str, Preset] = {
             "js-blind-w1-not",
             "Disjoint supports: JS sits at ln 2 while W1 still measures the distance",
             _GAUSSIAN.with_(steps=400, **_STRONG_D, **_SGD_G),
-            ({"loss": "minimax"}, {"loss": "wgan-gp"}),
-            ("minimax", "wgan-gp"),
+            ({"loss": "minimax"}, {"loss": "nonsaturating"}, {"loss": "wgan-gp"}),
+            ("minimax", "nonsaturating", "wgan-gp"),
         ),
         Preset(
             "mode-collapse-ring8",
@@ -88,7 +89,9 @@ PRESETS: dict[str, Preset] = {
             "lipschitz-tools",
             "Keeping the critic Lipschitz: clipping vs gradient penalty vs spectral norm",
             RunConfig(target="bimodal", steps=1500, seed=0, d_steps=5, log_every=10),
-            ({"loss": "wgan", "opt_d": "rmsprop", "opt_g": "rmsprop", "lr_d": 5e-5, "lr_g": 5e-5},
+            # the same learning rate (the default 2·10⁻⁴) for all three; clipping keeps the WGAN
+            # paper's RMSProp (momentum made clipped critics unstable there)
+            ({"loss": "wgan", "opt_d": "rmsprop", "opt_g": "rmsprop"},
              {"loss": "wgan-gp"}, {"loss": "hinge", "spectral_norm": True}),
             ("wgan-clip", "wgan-gp", "hinge-sn"),
         ),
