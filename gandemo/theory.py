@@ -28,7 +28,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import special
 
+from . import figures as F
 from . import metrics as M
+from .figures import STYLE, Style
 from .i18n import t
 from .losses import F_DIVERGENCES, f_divergence
 
@@ -531,48 +533,49 @@ def fmt(x: float, digits: int = 4) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Figures (Plotly). Colours follow the project: p / p_r blue, q / p_g red, D* dark green.
+# Figures (Plotly), in the house style of ``figures``: the Okabe–Ito colours (p / p_r blue,
+# q / p_g vermillion, D* green dashed, JS purple, W1 orange), ``figures.base_layout`` for fonts,
+# title, legend and grid, and a ``figures.Style`` (``STYLE``, or ``PRESENT`` in presentation mode)
+# that sizes every word, line and marker.
 
-try:  # the shared look, when figures.py provides it
-    from . import figures as _F
-
-    COLORS = dict(getattr(_F, "COLORS", {}))
-    FONT_FAMILY = getattr(_F, "FONT_FAMILY", None)
-    PLOTLY_CONFIG = dict(getattr(_F, "PLOTLY_CONFIG", {}))
-except Exception:  # pragma: no cover - figures.py is being rewritten elsewhere
-    COLORS, FONT_FAMILY, PLOTLY_CONFIG = {}, None, {}
-COLORS = {"real": "#1f77b4", "fake": "#d62728", "d": "#1b7837", "ref": "#666666", **COLORS}
-COLORS.update(w1="#7b3294", tv="#e08214", kl="#2b8cbe")
-FONT_FAMILY = FONT_FAMILY or (
-    '"Open Sans", Arial, "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif')
-PLOTLY_CONFIG = PLOTLY_CONFIG or {"displaylogo": False}
-FONT_SIZE = 16
-TITLE_SIZE = 20
+COLORS = {**F.COLORS, "w1": F.COLORS["x_grad"], "kl": F.OKABE_ITO["sky"], "tv": "#000000"}
+PLOTLY_CONFIG = F.PLOTLY_CONFIG
 HEIGHTS = {"explorer": 600, "sweep": 600, "f": 440, "optimal": 460, "gloss": 440}
 MAX_POINTS = 600
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i: i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
+def _finish(fig: go.Figure, title: str, height: int, *, style: Style, subplots: bool = False,
+            right_axis: bool = False) -> go.Figure:
+    """``figures.base_layout`` in ``style`` on a make_subplots figure: title on top, legend
+    under it (above the subplot titles when ``subplots``), grid on every axis, subplot titles at
+    ``style.panel_title``. The plot area keeps its ``HEIGHTS`` size in every style: what a
+    larger style adds to the top and bottom margins is added to the figure's height."""
+    traces = [tr.to_plotly_json() for tr in fig.data]
 
+    def layout(h: int, s: Style) -> dict:
+        return F.base_layout(title, h, traces, subtitles=subplots, style=s)
 
-def _style(fig: go.Figure, title: str, height: int, *, subplots: bool = False) -> go.Figure:
-    """Shared look: white template, large fonts, the title at the very top and the legend in a
-    row of its own under it (container coordinates), so neither covers data or subplot titles."""
-    top = 118 if subplots else 92
-    fig.update_layout(
-        template="plotly_white", height=height,
-        font={"family": FONT_FAMILY, "size": FONT_SIZE},
-        title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0.01, "xanchor": "left",
-               "y": 1, "yanchor": "top", "yref": "container", "pad": {"t": 12}},
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "yref": "container",
-                "y": 1 - 46 / height, "yanchor": "top", "font": {"size": FONT_SIZE - 1}},
-        margin={"l": 75, "r": 75, "t": top, "b": 60},
-        hoverlabel={"font": {"family": FONT_FAMILY, "size": FONT_SIZE - 1}},
-    )
-    fig.update_annotations(font_size=FONT_SIZE + 1)
+    if style != STYLE:
+        ref, own = layout(height, STYLE)["margin"], layout(height, style)["margin"]
+        height += own["t"] + own["b"] - ref["t"] - ref["b"]
+    lay = layout(height, style)
+    grid = {k: lay.pop(k) for k in ("xaxis", "yaxis") if k in lay}
+    if right_axis:
+        lay["margin"]["r"] = 80 + 3 * (style.tick - F.FONT_SIZE)
+    fig.update_layout(**lay)
+    if grid:
+        fig.update_xaxes(grid["xaxis"])
+        fig.update_yaxes(grid["yaxis"])
+    fig.update_annotations(font={"size": style.panel_title, "color": F.TEXT_COLOR},
+                           selector={"yref": "paper"})  # make_subplots' titles
     return fig
+
+
+def _filled(x, y, name: str, color: str, style: Style, **kw) -> go.Scatter:
+    """A density or an integrand: a line with the area under it filled."""
+    return go.Scatter(x=x, y=y, name=name, mode="lines", fill="tozeroy",
+                      fillcolor=F.rgba(color, style.fill_alpha),
+                      line={"color": color, "width": style.width(2.5)}, **kw)
 
 
 def window(*densities: np.ndarray, grid: np.ndarray = GRID, pad: float = 0.5,
@@ -602,7 +605,7 @@ INTEGRAND_KEYS = ("js", "kl_pq", "kl_qp", "tv", "w1")
 
 
 def explorer_figure(p: np.ndarray, q: np.ndarray, which: str, lang: str = "en",
-                    grid: np.ndarray = GRID) -> go.Figure:
+                    grid: np.ndarray = GRID, style: Style = STYLE) -> go.Figure:
     """Top: p and q. Bottom: the integrand of the chosen number (its area is the number)."""
     table = divergence_table(p, q, grid)
     ints = integrands(p, q, grid)
@@ -615,25 +618,21 @@ def explorer_figure(p: np.ndarray, q: np.ndarray, which: str, lang: str = "en",
                                         t("theory.fig.integrand", lang,
                                           name=t(f"theory.num.{which}", lang), value=fmt(value))))
     for y, name, color in ((pp, "p(x)", COLORS["real"]), (qq, "q(x)", COLORS["fake"])):
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", fill="tozeroy",
-                                 fillcolor=_rgba(color, 0.2), line={"color": color, "width": 2.5},
-                                 hovertemplate="%{y:.3f}"), row=1, col=1)
+        fig.add_trace(_filled(x, y, name, color, style, hovertemplate="%{y:.3f}"), row=1, col=1)
     color = {"w1": COLORS["w1"], "tv": COLORS["tv"], "kl_pq": COLORS["kl"],
-             "kl_qp": COLORS["kl"]}.get(which, COLORS["d"])
-    fig.add_trace(go.Scatter(x=x, y=ii, name=t(f"theory.integrand.{which}", lang), mode="lines",
-                             fill="tozeroy", fillcolor=_rgba(color, 0.3),
-                             line={"color": color, "width": 2.5}, hovertemplate="%{y:.4f}"),
-                  row=2, col=1)
+             "kl_qp": COLORS["kl"]}.get(which, COLORS["js"])
+    fig.add_trace(_filled(x, ii, t(f"theory.integrand.{which}", lang), color, style,
+                          hovertemplate="%{y:.4f}"), row=2, col=1)
     fig.update_xaxes(range=list(rng), row=1, col=1)
     fig.update_xaxes(range=list(rng), title_text="x", row=2, col=1)
     fig.update_yaxes(title_text=t("theory.fig.density", lang), rangemode="tozero", row=1, col=1)
     fig.update_yaxes(rangemode="tozero", row=2, col=1)
-    return _style(fig, t("theory.fig.explorer_title", lang), HEIGHTS["explorer"],
-                  subplots=True)
+    return _finish(fig, t("theory.fig.explorer_title", lang), HEIGHTS["explorer"], style=style,
+                   subplots=True)
 
 
 def sweep_figure(dist: Dist, sweep: dict, s: float, lang: str = "en",
-                 grid: np.ndarray = GRID) -> go.Figure:
+                 grid: np.ndarray = GRID, style: Style = STYLE) -> go.Figure:
     """Top: the two copies at separation ``s``. Bottom: JS (left axis, with the ln 2 ceiling)
     and W1 (right axis) against the separation, with a marker at ``s``."""
     p, q = density(dist.shifted(-s / 2), grid), density(dist.shifted(s / 2), grid)
@@ -646,28 +645,29 @@ def sweep_figure(dist: Dist, sweep: dict, s: float, lang: str = "en",
                         subplot_titles=(t("theory.fig.sweep_pair", lang, s=f"{s:.2f}"),
                                         t("theory.fig.sweep_curves", lang)))
     for y, name, color in ((pp, "p", COLORS["real"]), (qq, "q", COLORS["fake"])):
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", fill="tozeroy",
-                                 fillcolor=_rgba(color, 0.2), line={"color": color, "width": 2.5},
-                                 hovertemplate="%{y:.3f}", showlegend=False), row=1, col=1)
+        fig.add_trace(_filled(x, y, name, color, style, hovertemplate="%{y:.3f}",
+                              showlegend=False), row=1, col=1)
     sh = sweep["shift"]
     fig.add_trace(go.Scatter(x=sh, y=sweep["js"], name=t("theory.fig.js_nats", lang),
-                             mode="lines", line={"color": COLORS["d"], "width": 3},
+                             mode="lines", line={"color": COLORS["js"], "width": style.width(3)},
                              hovertemplate="%{y:.4f}"), row=2, col=1, secondary_y=False)
     fig.add_trace(go.Scatter(x=[sh[0], sh[-1]], y=[LN2, LN2], name=t("theory.fig.ln2", lang),
                              mode="lines", line={"color": COLORS["ref"], "dash": "dash",
-                                                 "width": 2}, hoverinfo="skip"),
+                                                 "width": style.width(2)}, hoverinfo="skip"),
                   row=2, col=1, secondary_y=False)
     fig.add_trace(go.Scatter(x=sh, y=sweep["w1"], name=t("theory.fig.w1", lang), mode="lines",
-                             line={"color": COLORS["w1"], "width": 3},
+                             line={"color": COLORS["w1"], "width": style.width(3)},
                              hovertemplate="%{y:.3f}"), row=2, col=1, secondary_y=True)
     i = int(np.argmin(np.abs(sh - s)))
-    fig.add_trace(go.Scatter(x=[sh[i], sh[i]], y=[sweep["js"][i], sweep["js"][i]],
-                             mode="markers", marker={"color": COLORS["d"], "size": 13},
+    fig.add_trace(go.Scatter(x=[sh[i]], y=[sweep["js"][i]], mode="markers",
+                             marker={"color": COLORS["js"], "size": style.size(13)},
                              showlegend=False, hoverinfo="skip"), row=2, col=1, secondary_y=False)
     fig.add_trace(go.Scatter(x=[sh[i]], y=[sweep["w1"][i]], mode="markers",
-                             marker={"color": COLORS["w1"], "size": 13, "symbol": "diamond"},
+                             marker={"color": COLORS["w1"], "size": style.size(13),
+                                     "symbol": "diamond"},
                              showlegend=False, hoverinfo="skip"), row=2, col=1, secondary_y=True)
-    fig.add_vline(x=s, line={"color": "#999999", "width": 1, "dash": "dot"}, row=2, col=1)
+    fig.add_vline(x=s, line={"color": "#999999", "width": style.width(1), "dash": "dot"},
+                  row=2, col=1)
     fig.update_xaxes(range=list(rng), row=1, col=1)
     fig.update_xaxes(title_text=t("theory.fig.separation", lang), range=[sh[0], sh[-1]],
                      row=2, col=1)
@@ -675,15 +675,17 @@ def sweep_figure(dist: Dist, sweep: dict, s: float, lang: str = "en",
     fig.update_yaxes(title_text=t("theory.fig.js_axis", lang), range=[0, 0.8],
                      tickmode="array", tickvals=[0, 0.2, 0.4, LN2],
                      ticktext=["0", "0.2", "0.4", "ln 2"],
-                     title_font_color=COLORS["d"], row=2, col=1, secondary_y=False)
+                     title_font_color=F.text_color(COLORS["js"]), row=2, col=1,
+                     secondary_y=False)
     fig.update_yaxes(title_text=t("theory.fig.w1_axis", lang), range=[0, 1.08 * smax],
                      tickmode="linear", tick0=0, dtick=2 if smax > 6 else 1,
-                     title_font_color=COLORS["w1"], showgrid=False, row=2, col=1,
+                     title_font_color=F.text_color(COLORS["w1"]), showgrid=False, row=2, col=1,
                      secondary_y=True)
-    return _style(fig, t("theory.fig.sweep_title", lang), HEIGHTS["sweep"], subplots=True)
+    return _finish(fig, t("theory.fig.sweep_title", lang), HEIGHTS["sweep"], style=style,
+                   subplots=True, right_axis=True)
 
 
-def f_figure(view: FView, lang: str = "en") -> go.Figure:
+def f_figure(view: FView, lang: str = "en", style: Style = STYLE) -> go.Figure:
     """f(u) (with f(1) = 0 marked, or −ln 4 for the GAN row) and its conjugate f*(t)."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                         subplot_titles=(t("theory.fig.f_title", lang),
@@ -691,16 +693,16 @@ def f_figure(view: FView, lang: str = "en") -> go.Figure:
     fu = np.where(np.isfinite(view.f_u), view.f_u, np.nan)
     ct = np.where(np.isfinite(view.conj_t), view.conj_t, np.nan)
     fig.add_trace(go.Scatter(x=view.u, y=fu, name="f(u)", mode="lines",
-                             line={"color": COLORS["real"], "width": 3},
+                             line={"color": COLORS["real"], "width": style.width(3)},
                              hovertemplate="u = %{x:.2f}<br>f = %{y:.3f}<extra></extra>"),
                   row=1, col=1)
     f1 = float(F_DIVERGENCES[view.name].f(np.array([1.0]))[0])
     fig.add_trace(go.Scatter(x=[1.0], y=[f1], mode="markers+text", name="u = 1",
                              text=[f"f(1) = {fmt(f1, 3)}"], textposition="top right",
-                             marker={"color": COLORS["real"], "size": 11}, showlegend=False),
-                  row=1, col=1)
+                             marker={"color": COLORS["real"], "size": style.size(11)},
+                             showlegend=False), row=1, col=1)
     fig.add_trace(go.Scatter(x=view.t, y=ct, name="f*(t)", mode="lines",
-                             line={"color": COLORS["fake"], "width": 3},
+                             line={"color": COLORS["fake"], "width": style.width(3)},
                              hovertemplate="t = %{x:.2f}<br>f* = %{y:.3f}<extra></extra>"),
                   row=1, col=2)
     fig.update_xaxes(title_text=t("theory.fig.u_axis", lang), row=1, col=1)
@@ -709,38 +711,40 @@ def f_figure(view: FView, lang: str = "en") -> go.Figure:
     fig.update_yaxes(range=[min(-0.5, lo[0] - 0.3), max(1.0, lo[1]) * 1.05], row=1, col=1)
     lo2 = np.nanpercentile(ct, 1), np.nanpercentile(ct, 95)
     fig.update_yaxes(range=[lo2[0] - 0.3, lo2[1] * 1.05 + 0.3], row=1, col=2)
-    fig.update_layout(showlegend=False)
-    return _style(fig, t("theory.fig.f_fig", lang, name=t(f"theory.f.{view.name}", lang)),
-                  HEIGHTS["f"], subplots=True)
+    fig = _finish(fig, t("theory.fig.f_fig", lang, name=t(f"theory.f.{view.name}", lang)),
+                  HEIGHTS["f"], style=style, subplots=True)
+    return fig.update_layout(showlegend=False)
 
 
 def optimal_figure(p_r: np.ndarray, p_g: np.ndarray, view: OptimalView, lang: str = "en",
-                   grid: np.ndarray = GRID) -> go.Figure:
+                   grid: np.ndarray = GRID, style: Style = STYLE) -> go.Figure:
     """p_r and p_g on the left axis, D*(x) (dashed, 0…1) on the right, ½ marked."""
     rng = window(p_r, p_g, grid=grid)
     x, pr, pg, ds = _crop(rng, p_r, p_g, view.d_star, grid=grid)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for y, name, color in ((pr, t("theory.fig.p_r", lang), COLORS["real"]),
                            (pg, t("theory.fig.p_g", lang), COLORS["fake"])):
-        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", fill="tozeroy",
-                                 fillcolor=_rgba(color, 0.2), line={"color": color, "width": 2.5},
-                                 hovertemplate="%{y:.3f}"), secondary_y=False)
+        fig.add_trace(_filled(x, y, name, color, style, hovertemplate="%{y:.3f}"),
+                      secondary_y=False)
     fig.add_trace(go.Scatter(x=x, y=ds, name=t("theory.fig.d_star", lang), mode="lines",
-                             line={"color": COLORS["d"], "width": 3.5, "dash": "dash"},
+                             line={"color": COLORS["d"], "width": style.width(3.5),
+                                   "dash": "dash"},
                              hovertemplate="D* = %{y:.3f}"), secondary_y=True)
     fig.add_trace(go.Scatter(x=list(rng), y=[0.5, 0.5], name="D = ½", mode="lines",
-                             line={"color": COLORS["ref"], "width": 1.5, "dash": "dot"},
+                             line={"color": COLORS["ref"], "width": style.width(1.5),
+                                   "dash": "dot"},
                              hoverinfo="skip"), secondary_y=True)
     fig.update_xaxes(title_text="x", range=list(rng))
     fig.update_yaxes(title_text=t("theory.fig.density", lang), rangemode="tozero",
                      secondary_y=False)
     fig.update_yaxes(title_text="D*(x)", range=[-0.02, 1.05], showgrid=False,
                      tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1],
-                     title_font_color=COLORS["d"], secondary_y=True)
-    return _style(fig, t("theory.fig.optimal_title", lang), HEIGHTS["optimal"])
+                     title_font_color=F.text_color(COLORS["d"]), secondary_y=True)
+    return _finish(fig, t("theory.fig.optimal_title", lang), HEIGHTS["optimal"], style=style,
+                   right_axis=True)
 
 
-def g_loss_figure(o: float | None = None, lang: str = "en") -> go.Figure:
+def g_loss_figure(o: float | None = None, lang: str = "en", style: Style = STYLE) -> go.Figure:
     """The saturating and the non-saturating generator loss against D(G(z)), with their
     slopes w.r.t. the logit; a marker at D's current output ``o``."""
     c = g_loss_curves()
@@ -748,24 +752,27 @@ def g_loss_figure(o: float | None = None, lang: str = "en") -> go.Figure:
                         subplot_titles=(t("theory.fig.gloss_left", lang),
                                         t("theory.fig.gloss_right", lang)))
     sat, ns = COLORS["fake"], COLORS["real"]
+    line = {"width": style.width(3)}
     fig.add_trace(go.Scatter(x=c["d"], y=c["saturating"], name=t("theory.fig.sat", lang),
-                             mode="lines", line={"color": sat, "width": 3}), row=1, col=1)
+                             mode="lines", line={**line, "color": sat}), row=1, col=1)
     fig.add_trace(go.Scatter(x=c["d"], y=c["nonsaturating"], name=t("theory.fig.nonsat", lang),
-                             mode="lines", line={"color": ns, "width": 3}), row=1, col=1)
+                             mode="lines", line={**line, "color": ns}), row=1, col=1)
     fig.add_trace(go.Scatter(x=c["d"], y=c["slope_saturating"], showlegend=False,
-                             mode="lines", line={"color": sat, "width": 3}), row=1, col=2)
+                             mode="lines", line={**line, "color": sat}), row=1, col=2)
     fig.add_trace(go.Scatter(x=c["d"], y=c["slope_nonsaturating"], showlegend=False,
-                             mode="lines", line={"color": ns, "width": 3}), row=1, col=2)
+                             mode="lines", line={**line, "color": ns}), row=1, col=2)
     if o is not None:
-        fig.add_vline(x=o, line={"color": "#999999", "dash": "dot"}, row=1, col="all")
-    fig.add_vrect(x0=0, x1=0.1, fillcolor=_rgba(COLORS["fake"], 0.1), line_width=0,
+        fig.add_vline(x=o, line={"color": "#999999", "dash": "dot", "width": style.width(1.5)},
+                      row=1, col="all")
+    fig.add_vrect(x0=0, x1=0.1, fillcolor=F.rgba(COLORS["fake"], 0.1), line_width=0,
                   row=1, col="all")
     for axis in ("x", "x2"):
         fig.add_annotation(x=0.11, xref=axis, y=0.97, yref=f"{axis.replace('x', 'y')} domain",
                            text="← " + t("theory.fig.d_wins", lang), showarrow=False,
-                           xanchor="left", yanchor="top", font={"size": FONT_SIZE - 2,
-                                                                "color": COLORS["fake"]})
+                           xanchor="left", yanchor="top",
+                           font={"size": style.tick, "color": F.text_color(COLORS["fake"])})
     fig.update_xaxes(title_text=t("theory.fig.d_of_fake", lang), range=[0, 1])
     fig.update_yaxes(range=[-4.6, 4.6], tickvals=[-4, -2, 0, 2, 4], row=1, col=1)
     fig.update_yaxes(range=[-1.05, 0.05], row=1, col=2)
-    return _style(fig, t("theory.fig.gloss_title", lang), HEIGHTS["gloss"], subplots=True)
+    return _finish(fig, t("theory.fig.gloss_title", lang), HEIGHTS["gloss"], style=style,
+                   subplots=True)

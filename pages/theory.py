@@ -2,6 +2,7 @@
 
 Layout only: every number and figure comes from ``gandemo.theory`` (which computes with the same
 ``gandemo.metrics`` functions the trainer uses) and every word from the ``theory.*`` locale keys.
+In presentation mode (``ui.present``) the figures are drawn in ``figures.PRESENT``.
 Runs on its own (``streamlit run pages/theory.py``, ``AppTest.from_file``) and inside the app's
 ``st.navigation``; the language is ``st.session_state["lang"]`` (set by app.py).
 """
@@ -13,8 +14,10 @@ import streamlit as st
 
 from gandemo import theory as T
 from gandemo.i18n import t
+from ui import present
 
 lang = st.session_state.get("lang", "en")
+style = present.style()  # figures.PRESENT in presentation mode, else the normal style
 
 
 def tr(key: str, **fmt) -> str:
@@ -93,7 +96,7 @@ if not np.isfinite(table.kl_pq) or not np.isfinite(table.kl_qp):
 
 which = st.radio(tr("theory.explorer.integrand_pick"), T.INTEGRAND_KEYS, horizontal=True,
                  key="th_integrand", format_func=lambda k: tr(f"theory.num.{k}"))
-show(T.explorer_figure(p, q, which, lang))
+show(T.explorer_figure(p, q, which, lang, style=style))
 st.caption(tr("theory.explorer.integrand_caption"))
 with st.expander(tr("theory.explorer.formulas"), expanded=False):
     st.latex(r"\mathrm{KL}(p\,\|\,q)=\int p(x)\,\log\frac{p(x)}{q(x)}\,dx \;\ge 0")
@@ -118,7 +121,7 @@ cols[0].metric(tr("theory.sweep.js"), T.fmt(sweep["js"][i]),
 cols[1].metric(tr("theory.sweep.w1"), T.fmt(sweep["w1"][i]))
 cols[2].metric(tr("theory.sweep.slope_js"), T.fmt(slopes["js"]))
 cols[3].metric(tr("theory.sweep.slope_w1"), T.fmt(slopes["w1"]))
-show(T.sweep_figure(dist_p, sweep, float(sweep["shift"][i]), lang))
+show(T.sweep_figure(dist_p, sweep, float(sweep["shift"][i]), lang, style=style))
 st.info(tr("theory.sweep.takeaway"))
 
 # ------------------------------------------------------------------ 2. f-divergences
@@ -138,7 +141,7 @@ cols[1].metric(tr("theory.f.bound"), T.fmt(view.bound), help=tr("theory.f.bound_
 cols[2].metric(tr("theory.f.fprime1"), T.fmt(view.f_prime_at_1), help=tr("theory.f.fprime1_help"))
 st.markdown(tr(f"theory.f.relation.{name}", value=T.fmt(view.closed_form),
                js=T.fmt(table.js)))
-show(T.f_figure(view, lang))
+show(T.f_figure(view, lang, style=style))
 
 # ------------------------------------------------------------------ 3. optimal discriminator
 st.header(tr("theory.opt.header"))
@@ -151,7 +154,7 @@ cols = st.columns(3)
 cols[0].metric(tr("theory.opt.v"), T.fmt(opt.v_opt, 6))
 cols[1].metric(tr("theory.opt.two_js"), T.fmt(opt.two_js_minus, 6))
 cols[2].metric(tr("theory.opt.d_loss"), T.fmt(opt.d_loss, 6), help=tr("theory.opt.d_loss_help"))
-show(T.optimal_figure(p, q, opt, lang))
+show(T.optimal_figure(p, q, opt, lang, style=style))
 st.caption(tr("theory.opt.caption"))
 
 # ------------------------------------------------------------------ 4. BCE as the GAN loss
@@ -172,7 +175,7 @@ st.markdown(tr("theory.bce.labels"))
 st.latex(r"L_D=\mathbb{E}_{x\sim p_r}\big[-\log D(x)\big]+\mathbb{E}_{x\sim p_g}"
          r"\big[-\log(1-D(x))\big]\;\xrightarrow{\;D=D^*\;}\;2\ln2-2\,\mathrm{JS}(p_r,p_g)")
 st.markdown(tr("theory.bce.gan", d_loss=T.fmt(opt.d_loss), js=T.fmt(opt.js)))
-show(T.g_loss_figure(o, lang))
+show(T.g_loss_figure(o, lang, style=style))
 st.markdown(tr("theory.bce.gloss"))
 st.latex(r"H(p,q)=-\int p\log q\,dx=H(p)+\mathrm{KL}(p\,\|\,q)")
 ce = T.cross_entropy_view(p, q)

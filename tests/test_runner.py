@@ -192,18 +192,21 @@ def test_limits_refuse_an_absurd_size_naming_the_setting():
 
 
 def test_live_refresh_slows_down_only_under_classroom_load():
-    from gandemo.runner import MAX_REFRESH_S, VIEWERS_AT_BASE, Scheduler
+    from gandemo.runner import LIVE_REFRESHES_PER_S, MAX_REFRESH_S, Scheduler
 
     sched = Scheduler()
     cfg = RunConfig(steps=5)
-    runs = [sched.create(cfg) for _ in range(VIEWERS_AT_BASE)]
-    assert sched.refresh_interval(0.4) == 0.4  # a few viewers: full rate (2.5 refreshes/s)
-    runs += [sched.create(cfg) for _ in range(VIEWERS_AT_BASE)]
-    assert sched.refresh_interval(0.4) == pytest.approx(0.8)
+    runs = [sched.create(cfg)]
+    assert sched.refresh_interval(0.1) == 0.1  # one viewer: the page's own rate
+    few = int(LIVE_REFRESHES_PER_S * 0.4)
+    runs += [sched.create(cfg) for _ in range(few - 1)]
+    assert sched.refresh_interval(0.4) == 0.4  # a few viewers: still the page's rate
+    runs += [sched.create(cfg) for _ in range(few)]
+    assert sched.refresh_interval(0.1) == pytest.approx(2 * few / LIVE_REFRESHES_PER_S)
     now = time.monotonic()
-    assert sched.refresh_interval(0.4, now=now + 60) == 0.4  # nobody touched them lately
-    runs += [sched.create(cfg) for _ in range(8 * VIEWERS_AT_BASE)]
-    assert sched.refresh_interval(0.4) == MAX_REFRESH_S
+    assert sched.refresh_interval(0.1, now=now + 60) == 0.1  # nobody touched them lately
+    runs += [sched.create(cfg) for _ in range(40)]
+    assert sched.refresh_interval(0.1) == MAX_REFRESH_S
     sched.shutdown()
 
 

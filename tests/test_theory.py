@@ -11,6 +11,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import ndtr
 from scipy.stats import wasserstein_distance
 
+from gandemo import figures as F
 from gandemo import metrics as M
 from gandemo import theory as T
 
@@ -330,15 +331,21 @@ def test_fmt():
 # ------------------------------------------------------------------ figures
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_figures_build_with_fixed_heights_and_readable_fonts(lang):
+def theory_figures(lang="en", style=F.STYLE) -> list:
+    """The page's five figures for the default pair, in ``style``."""
     p, q = gauss(0, 1), gauss(2, 0.6)
     d = T.Dist.make("gaussian")
     sweep = T.shift_sweep(d, np.linspace(0, 12, 241))
-    figs = [T.explorer_figure(p, q, "js", lang), T.sweep_figure(d, sweep, 1.0, lang),
-            T.f_figure(T.f_view("gan", p, q), lang),
-            T.optimal_figure(p, q, T.optimal_view(p, q), lang),
-            T.g_loss_figure(0.3, lang)]
+    return [T.explorer_figure(p, q, "js", lang, style=style),
+            T.sweep_figure(d, sweep, 1.0, lang, style=style),
+            T.f_figure(T.f_view("gan", p, q), lang, style=style),
+            T.optimal_figure(p, q, T.optimal_view(p, q), lang, style=style),
+            T.g_loss_figure(0.3, lang, style=style)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_figures_build_with_fixed_heights_and_readable_fonts(lang):
+    figs = theory_figures(lang)
     for fig in figs:
         assert fig.layout.height in T.HEIGHTS.values()
         assert fig.layout.font.size >= 13 and fig.layout.template.layout.paper_bgcolor == "white"
@@ -346,3 +353,45 @@ def test_figures_build_with_fixed_heights_and_readable_fonts(lang):
             assert tr.x is None or len(tr.x) <= T.MAX_POINTS
     if lang == "zh":
         assert any("\u4e00" <= ch <= "\u9fff" for ch in figs[0].layout.title.text)
+
+
+def _text_colors(node) -> list[str]:
+    """Every font colour in a figure's JSON."""
+    if isinstance(node, dict):
+        fonts = [node.get(k) for k in ("font", "tickfont", "textfont")]
+        own = [f["color"] for f in fonts if isinstance(f, dict) and isinstance(f.get("color"), str)]
+        return own + [c for v in node.values() for c in _text_colors(v)]
+    if isinstance(node, list):
+        return [c for v in node for c in _text_colors(v)]
+    return []
+
+
+def test_figures_follow_the_house_style_and_grow_in_presentation_mode():
+    normal, big = theory_figures(style=F.STYLE), theory_figures(style=F.PRESENT)
+    for a, b in zip(normal, big, strict=True):
+        assert (a.layout.font.size, a.layout.title.font.size) == (F.STYLE.tick, F.STYLE.title)
+        assert (b.layout.font.size, b.layout.title.font.size) == (F.PRESENT.tick,
+                                                                  F.PRESENT.title)
+        assert b.layout.legend.font.size == F.PRESENT.legend > a.layout.legend.font.size
+        assert b.layout.font.family == a.layout.font.family == F.FONT_FAMILY
+        # subplot titles at the panel-title size; the plot area keeps its height
+        subtitles = [x.font.size for x in b.layout.annotations if x.yref == "paper"]
+        assert all(size == F.PRESENT.panel_title for size in subtitles)
+        assert b.layout.height - b.layout.margin.t - b.layout.margin.b == \
+            a.layout.height - a.layout.margin.t - a.layout.margin.b
+        assert b.layout.height > a.layout.height and b.layout.xaxis.gridcolor == "#d9d9d9"
+        widths = [(x.line.width, y.line.width) for x, y in zip(a.data, b.data, strict=True)
+                  if x.line is not None and x.line.width]
+        assert widths and all(wb > wa for wa, wb in widths)
+        sizes = [(x.marker.size, y.marker.size) for x, y in zip(a.data, b.data, strict=True)
+                 if isinstance(x.marker.size, (int, float))]
+        assert all(sb > sa for sa, sb in sizes)
+        for fig in (a, b):  # Okabe–Ito lines, every word readable on white (WCAG AA)
+            spec = fig.to_plotly_json()
+            spec["layout"].pop("template", None)
+            colors = _text_colors(spec)
+            assert F.TEXT_COLOR in colors
+            assert all(F.contrast_ratio(c) >= F.MIN_CONTRAST for c in colors)
+    assert any(x.yref == "paper" for fig in big for x in fig.layout.annotations)
+    assert big[0].data[0].line.color == F.COLORS["real"] == F.OKABE_ITO["blue"]
+    assert big[1].data[2].line.color == F.COLORS["js"]

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from gandemo import figures as F
 from gandemo import theory as T
 from gandemo.i18n import t
+from ui import present
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "theory.py")
@@ -56,6 +58,24 @@ def test_renders_every_section_with_five_figures(page):
     assert spec["layout"]["template"]["layout"]["paper_bgcolor"] == "white"
     assert spec["layout"]["font"]["size"] >= 13 and spec["layout"]["height"] > 0
     assert len(page.get("latex")) >= 8  # formulas are typeset, not written out
+
+
+def chart_fonts(at) -> list[tuple[int, int, int]]:
+    """(tick, title, legend) font sizes of every figure on the page."""
+    specs = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    return [(s["font"]["size"], s["title"]["font"]["size"], s["legend"]["font"]["size"])
+            for s in specs]
+
+
+def test_presentation_mode_draws_every_figure_large(page):
+    normal = (F.STYLE.tick, F.STYLE.title, F.STYLE.legend)
+    assert chart_fonts(page) == [normal] * 5
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state[present.ON_KEY] = True  # what ?present=1 or the sidebar toggle sets
+    at.run()
+    assert not at.exception, at.exception
+    assert chart_fonts(at) == [(F.PRESENT.tick, F.PRESENT.title, F.PRESENT.legend)] * 5
+    assert explorer_numbers(at) == explorer_numbers(page)  # same numbers, larger words
 
 
 def test_metrics_are_theory_numbers(page):
