@@ -21,7 +21,15 @@ import torch
 from . import export
 from .compare import Comparison
 from .config import RunConfig, to_dict, to_json
-from .figures import STYLE, Style, base_layout, comparison_grid, log_axis, variant_curves
+from .figures import (
+    COMPARISON_WIDTH,
+    STYLE,
+    Style,
+    base_layout,
+    comparison_grid,
+    log_axis,
+    variant_curves,
+)
 from .i18n import t
 from .losses import get_loss
 from .snapshot import Snapshot
@@ -186,6 +194,52 @@ def comparison_config_json(configs: Sequence[RunConfig], labels: Sequence[str]) 
     """config.json of a comparison: ``{"variants": [{"label": …, <every RunConfig field>}]}``."""
     return json.dumps({"variants": [{"label": lb, **to_dict(c)} for lb, c in zip(labels, configs)]},
                       indent=2, ensure_ascii=False)
+
+
+PNG_SCALE = 2  # the grid is laid out COMPARISON_WIDTH px wide: twice that in the PNG (print)
+
+
+def summary_csv(histories: Mapping[str, Mapping[str, np.ndarray]], configs: Sequence[RunConfig],
+                labels: Sequence[str], threshold: float = 0.2,
+                steps: Sequence[int] | None = None) -> str:
+    """``summary_from_histories`` as CSV text (one row per variant, ``\n`` line ends)."""
+    return summary_from_histories(histories, configs, labels, threshold, steps=steps).to_csv(
+        index=False, lineterminator="\n")
+
+
+def comparison_image(fig: go.Figure, fmt: str) -> bytes:
+    """The report figure as ``png`` (COMPARISON_WIDTH × PNG_SCALE px wide) or ``svg``; raises
+    ``export.ExportError`` without a browser."""
+    if fmt == "png":
+        return export.figure_png(fig, width=COMPARISON_WIDTH, scale=PNG_SCALE)
+    return export.figure_svg(fig, width=COMPARISON_WIDTH)
+
+
+def comparison_files(frames: Sequence[tuple[str, Snapshot]],
+                     histories: Mapping[str, Mapping[str, np.ndarray]],
+                     configs: Sequence[RunConfig], labels: Sequence[str],
+                     threshold: float = 0.2, lang: str = "en", fig: go.Figure | None = None,
+                     on_error=None) -> dict[str, bytes | str]:
+    """Every file of a comparison report from published data (``frames`` = [(label, Snapshot)],
+    ``histories`` = {label: arrays}): figure.png and figure.svg (only where a browser renders
+    them; an ``export.ExportError`` goes to ``on_error(message)`` and leaves the file out),
+    figure.html (plotly.js from the CDN), metrics.csv, summary.csv, config.json. ``fig``: the
+    figure if already built (``comparison_figure_from``)."""
+    fig = fig if fig is not None else comparison_figure_from(frames, histories, configs, lang)
+    files: dict[str, bytes | str] = {}
+    if export.find_browser() is not None:
+        for fmt in ("png", "svg"):
+            try:
+                files[f"figure.{fmt}"] = comparison_image(fig, fmt)
+            except export.ExportError as err:
+                if on_error is not None:
+                    on_error(str(err))
+    files["figure.html"] = export.figure_html(fig, offline=False)
+    files["metrics.csv"] = long_metrics_from_histories(histories, labels)
+    files["summary.csv"] = summary_csv(histories, configs, labels, threshold,
+                                       steps=[s.step for _, s in frames])
+    files["config.json"] = comparison_config_json(configs, labels)
+    return files
 
 
 def write_figure(fig: go.Figure, out: Path, width: int = 1600) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import config_form as form
-from ui import panels, present
+from ui import panels, present, run_view
 from ui import run_session as rs
 from ui.common import tr
 
@@ -30,5 +30,5 @@ for kind, text in form.notices():
 if cfg_error:
     st.error(cfg_error)
 with present.stage(st.session_state.get(form.PRESET_KEY)):  # the preset beside the plots
-    panels.controls(run, cfg)
-    panels.live_view(run, cfg)
+    run_view.controls(run, cfg)
+    run_view.live_view(run, cfg, lambda shown, active: panels.run_panels(shown, cfg, active))

@@ -1,12 +1,11 @@
-"""Drawing one run: controls, the live status line and figures, replay scrubber and exports.
+"""What the live view (``ui/run_view.py``) shows of a run: the figures of one run (density or
+sample plot, losses, gradients, divergences) or of a comparison (one tile per variant, the
+variants' curves overlaid, a summary table), the replay scrubber and the downloads.
 
-The live part is ONE top-level ``st.fragment`` whose ``run_every`` is computed before it is
-defined (0.1 s while the run trains or waits in line — slower when many runs are watched, see
-``Scheduler.refresh_interval`` — else ``None``), as in Streamlit's start/stop tutorial.
-It only reads what the training thread published (``Run.latest``/``frames``/
-``history``), touches the run (heartbeat) and, when the run stops being active, reruns the whole
-page once so the buttons and the refresh interval follow. Replay and export widgets are drawn
-only while the run is not active, so nothing fights the auto-refresh.
+Everything here reads only what the training thread published (``Run.latest``/``frames``/
+``history``); figures are cached per session and rebuilt only when what they show changed.
+Replay and export widgets are drawn only while the run is not active, so nothing fights the
+auto-refresh.
 """
 
 from __future__ import annotations
@@ -19,51 +18,33 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from gandemo import animate, export, moves
+from gandemo import animate, export, moves, report
 from gandemo.config import RunConfig, to_json
 from gandemo.figures import (
+    COMPARISON_WIDTH,
     STYLE,
     Style,
     divergence_curves,
     frame_panel,
     grad_norm_curves,
     loss_curves,
+    variant_color,
+    variant_text_color,
 )
 from gandemo.i18n import t
 from gandemo.losses import LOSSES
-from gandemo.runner import (
-    DIVERGED,
-    ERROR,
-    FINISHED,
-    PAUSED,
-    QUEUED,
-    RUNNING,
-    STOPPED,
-    Run,
-    get_scheduler,
-)
+from gandemo.runner import Run
 from gandemo.snapshot import Snapshot
 from gandemo.targets import TARGETS
-from gandemo.trainer import PLAYERS, Trainer
+from gandemo.trainer import Trainer
 
 from . import present
 from . import run_session as rs
-from .common import labeler, lang, ordinal, tr
+from .common import labeler, lang, tr
 from .live_chart import live_chart
 
-REFRESH_S = 0.1  # live refresh interval while a run is active (an unchanged chart costs ~0)
 CURVE_REFRESH_S = 1.2  # history curves redraw at most this often while training (browser CPU)
 FIGURE_KINDS = ("frame", "loss", "grad", "div")
-STATE_ICONS = {
-    "ready": ":gray[:material/radio_button_unchecked:]",
-    RUNNING: ":green[:material/play_circle:]",
-    QUEUED: ":orange[:material/hourglass_top:]",
-    PAUSED: ":orange[:material/pause_circle:]",
-    FINISHED: ":blue[:material/check_circle:]",
-    DIVERGED: ":red[:material/error:]",
-    STOPPED: ":gray[:material/stop_circle:]",
-    ERROR: ":red[:material/report:]",
-}
 FRAME_HEIGHT = {1: 480, 2: 640}  # px; 1D spans the page, 2D sits beside the loss/gradient column
 CURVE_HEIGHT = 320
 LIVE_TOP_MARGIN = 20  # px above the legend once the title is drawn outside the figure
@@ -173,9 +154,6 @@ def panel_chart(name: str, fig: go.Figure, uirevision: str | None = None) -> Non
         live_chart(fig, key=f"chart_{name}", uirevision=uirevision)
 
 
-buffered_chart = panel_chart  # the name pages/compare.py still uses
-
-
 def panel(name: str, token: tuple, make: Callable[[], tuple[str, go.Figure]]) -> None:
     """Title + live chart of one panel, rebuilt only when ``token`` changed; ``token[0]`` (the
     run) is the chart's ``uirevision``: a new run resets the zoom."""
@@ -196,98 +174,7 @@ def _hist_token(hist: dict) -> tuple:
     return len(steps), float(steps[-1]) if len(steps) else -1.0
 
 
-# --------------------------------------------------------------------------- controls
-
-
-def controls(run: Run | None, cfg: RunConfig | None) -> None:
-    """Start, Pause/Resume, Step, Step D, Step G, Reset (keys: start, pause, step, step_d,
-    step_g, reset)."""
-    active = rs.is_active(run)
-    changed = rs.settings_changed(run, cfg)
-    paused = run is not None and run.state == PAUSED
-    run_id = run.id if run is not None else None
-    start = rs.start_label(run, cfg)  # when paused, only Resume continues (and is primary)
-    cols = st.columns(6)
-    cols[0].button(
-        tr(f"ui.controls.{start}"), key="start",
-        icon=":material/replay:" if start == "start_again" else ":material/play_arrow:",
-        type="secondary" if paused and not changed else "primary", width="stretch",
-        disabled=cfg is None or (active and not changed),
-        on_click=rs.on_start, args=(cfg, run_id), help=tr(f"ui.controls.{start}.help"),
-    )
-    cols[1].button(
-        tr("ui.controls.resume") if paused else tr("ui.controls.pause"), key="pause",
-        icon=":material/play_circle:" if paused else ":material/pause:", width="stretch",
-        type="primary" if paused and not changed else "secondary",
-        disabled=not (active or paused), on_click=rs.on_pause,
-        args=(run_id, "resume" if paused else "pause"), help=tr("ui.controls.pause.help"),
-    )
-    cols[2].button(
-        tr("ui.controls.step"), key="step", icon=":material/skip_next:", width="stretch",
-        disabled=cfg is None or active, on_click=rs.on_step,
-        args=(cfg, run_id, run.step if run is not None else 0), help=tr("ui.controls.step.help"),
-    )
-    for col, player in zip(cols[3:5], PLAYERS):  # one player alone (keys step_d, step_g)
-        col.button(
-            tr(f"ui.controls.step_{player}"), key=f"step_{player}", width="stretch",
-            icon=":material/gavel:" if player == "d" else ":material/brush:",
-            disabled=cfg is None or active, on_click=rs.on_move,
-            args=(cfg, run_id, player, rs.move_mark(run)),
-            help=tr(f"ui.controls.step_{player}.help"),
-        )
-    cols[5].button(
-        tr("ui.controls.reset"), key="reset", icon=":material/restart_alt:", width="stretch",
-        disabled=run is None, on_click=rs.on_reset, args=(run_id,),
-        help=tr("ui.controls.reset.help"),
-    )
-    if changed:
-        st.warning(tr("ui.controls.changed"), icon=":material/tune:")
-
-
-# --------------------------------------------------------------------------- status
-
-
-def status_line(run: Run | None, cfg: RunConfig | None) -> str:
-    """``<icon> **state** · step N / TOTAL · R it/s`` (zh: ``进度 N / TOTAL 步``); the numbers
-    ``N / TOTAL`` after "step" / "进度" are a contract (tests read them)."""
-    if run is None:
-        state, step, total = "ready", 0, cfg.steps if cfg else 0
-    else:
-        state, step, total = run.state, run.step, run.cfg.steps
-    label = tr(f"ui.status.state.{state}")
-    if state == QUEUED and run is not None:
-        pos = get_scheduler().position(run)
-        if pos:
-            label = tr("ui.status.state.queued_pos", nth=ordinal(pos))
-    rate = ""
-    if state == RUNNING and run is not None and run.iters_per_s > 0:
-        rate = " · " + tr("ui.status.rate", rate=f"{run.iters_per_s:,.0f}")
-    return tr("ui.status.line", icon=STATE_ICONS.get(state, ""), state=label, step=step,
-              total=total) + rate
-
-
-def state_message(run: Run | None) -> None:
-    """A box explaining states that need words: queued, diverged, stopped, error, auto-paused."""
-    if run is None:
-        st.info(tr("ui.status.box.ready"), icon=":material/info:")
-        return
-    limits = get_scheduler().limits
-    if run.state == QUEUED:
-        pos = get_scheduler().position(run) or 1
-        st.info(tr("ui.status.box.queued", nth=ordinal(pos), max_running=limits.max_running),
-                icon=":material/hourglass_top:")
-    elif run.state == DIVERGED:
-        step = run.trainer.diverged_at or run.step
-        st.error(tr("ui.status.box.diverged", step=step), icon=":material/error:")
-    elif run.state == ERROR:
-        st.error(tr("ui.status.box.error", message=run.message), icon=":material/report:")
-    elif run.state == STOPPED and "time limit" in run.message:
-        st.warning(tr("ui.status.box.time_limit", seconds=limits.max_run_s),
-                   icon=":material/timer_off:")
-    elif run.state == PAUSED and "nobody was watching" in run.message:
-        st.info(tr("ui.status.box.auto_paused"), icon=":material/visibility_off:")
-    elif run.state == FINISHED:
-        st.success(tr("ui.status.box.finished", steps=run.step), icon=":material/check_circle:")
+# --------------------------------------------------------------------------- one run
 
 
 # Measured (seed 0, default settings, 2000 steps): ring8 with k = 1 ends with 0-2 of 8 modes and
@@ -316,34 +203,16 @@ def target_note(cfg: RunConfig | None) -> None:
 # --------------------------------------------------------------------------- the live view
 
 
-def live_view(run: Run | None, cfg: RunConfig | None) -> None:
-    """The auto-refreshing fragment: status, progress and the four panels."""
-    every = get_scheduler().refresh_interval(REFRESH_S) if rs.is_active(run) else None
-
-    @st.fragment(run_every=every)
-    def live() -> None:
-        current = rs.attached_run()  # heartbeat: touch() on every refresh
-        if every is not None and not rs.is_active(current):
-            st.rerun()  # finished / diverged / paused elsewhere: redraw buttons, stop polling
-        _draw(current, cfg)
-
-    live()
-
-
-def _draw(run: Run | None, cfg: RunConfig | None) -> None:
+def run_panels(run: Run | None, cfg: RunConfig | None, active: bool) -> None:
+    """One run's body in the live view (``run_view.live_view``): the four panels of the run,
+    or of the untrained preview of ``cfg``; replay and downloads while it is not training."""
     code = lang()
     show_cfg = run.cfg if run is not None else cfg
-    with st.container(key="status_line"):
-        st.markdown(status_line(run, cfg))
-    if show_cfg is not None:
-        step = run.step if run is not None else 0
-        st.progress(min(1.0, step / max(show_cfg.steps, 1)))
-    state_message(run)
     if run is None:
         target_note(show_cfg)
     if show_cfg is None:
         return
-    replay = run is not None and not rs.is_active(run)
+    replay = run is not None and not active
     if run is None:
         snap = preview_snapshot(to_json(show_cfg))
         hist: dict[str, Any] = {}
@@ -367,7 +236,7 @@ def _draw(run: Run | None, cfg: RunConfig | None) -> None:
 
     has_rows = len(hist.get("step", ())) > 0
     look = (code, present.is_on(), present.screen())  # a new look redraws every panel
-    token = _curve_token((run_id, look, *_hist_token(hist)), rs.is_active(run))
+    token = _curve_token((run_id, look, *_hist_token(hist)), active)
 
     def curves(kinds: tuple[str, ...]) -> None:
         for kind in kinds:
@@ -528,3 +397,247 @@ def animation_row(key: str, token: tuple, base: tuple, n_frames: int,
                     mime=ANIMATION_MIME[fmt], key=f"anim_dl_{key}_{fmt}", on_click="ignore",
                     icon=":material/download:", width="stretch", type="primary",
                     help=tr(f"anim.ui.{fmt}.help"))
+
+
+# --------------------------------------------------------------------------- a comparison
+# A comparison is a grid of the same frame panels (one tile per variant, ``frame_panel``), the
+# variants' curves overlaid, and a summary table; its figures are cached per session like a
+# single run's and rebuilt only when what they show changed.
+
+# While training, the tiles are rebuilt about TILES_PER_S tiles a second in all (every 1 s with
+# 4 variants, 2 s with 8, 3 s with 12); in between, the unchanged figures cost nothing (the live
+# chart sends "same"). Redrawing 8+ charts every 0.5 s made a browser on a busy machine fall so
+# far behind that Streamlit's send queue overflowed and it dropped the session (and the run).
+TILES_PER_S = 4.0
+TILE_GRID = 64  # D(x) heatmap cells per axis in a 2D tile
+PER_ROW = 4
+TILE_HEIGHT = {1: 330, 2: 360}
+
+
+def _grid_cache() -> dict:
+    return st.session_state.setdefault("_cmp_figs", {})
+
+
+def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
+          code: str) -> go.Figure:
+    """Variant ``i``'s frame panel, compact: its name and step as a coloured title."""
+    loss = LOSSES[cfg.loss]
+    style = present.style()
+    fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
+                      bounds=TARGETS[cfg.target].bounds, density_max=top, lang=code,
+                      style=style)
+    grow = style.tick - 14  # larger ticks need wider margins
+    fig.update_layout(
+        height=present.size(f"tile_{snap.dim}d") if style.present else TILE_HEIGHT[snap.dim],
+        showlegend=False,
+        title={"text": tr("cmp.tile.title", label=label, step=snap.step),
+               "font": {"color": variant_text_color(i), "size": style.panel_title}},
+        margin={"t": 30 + style.panel_title, "l": 56 + 3 * grow,
+                "r": 56 + 3 * grow if snap.dim == 1 else 16, "b": 48 + 2 * grow})
+    # Eight tiles refresh together: at most TILE_GRID² D(x) cells per tile.
+    for trace in fig.data:
+        if trace.type == "heatmap":
+            z = np.asarray(trace.z, dtype=float)
+            k = max(1, int(np.ceil(max(z.shape) / TILE_GRID)))
+            trace.update(z=z[::k, ::k], x=np.asarray(trace.x)[::k],
+                         y=np.asarray(trace.y)[::k], showscale=False)
+    return fig
+
+
+def tiles(run: Run, frames: list, code: str, active: bool) -> None:
+    """One tile per variant, PER_ROW to a row (1D tiles share one density scale)."""
+    cache = _grid_cache()
+    configs = run.configs
+    now = time.monotonic()
+    built = cache.get("tiles_at")
+    if (active and built is not None and built[0] == (run.id, code, len(frames))
+            and now - built[1] < max(1.0, len(frames) / TILES_PER_S)):
+        frames = [(label, cache[("tile", i)][2]) for i, (label, _) in enumerate(frames)]
+    else:
+        cache["tiles_at"] = ((run.id, code, len(frames)), now)
+    top = None
+    if frames[0][1].dim == 1:  # identical axes: one density scale for every tile
+        peaks = [float(np.nanmax(np.asarray(s.p_r, dtype=float), initial=0.0)) for _, s in frames]
+        top = 1.6 * max(peaks) if max(peaks) > 0 else 1.0
+    per_row = min(PER_ROW, len(frames)) if present.is_on() else PER_ROW  # wide tiles on stage
+    for start in range(0, len(frames), per_row):
+        cols = st.columns(per_row, gap="small")
+        for j, (label, snap) in enumerate(frames[start:start + per_row]):
+            i = start + j
+            token = (run.id, i, id(snap), code, present.is_on())
+            hit = cache.get(("tile", i))
+            if hit is None or hit[0] != token:
+                hit = (token, _tile(i, label, snap, configs[i], top, code), snap)
+                cache[("tile", i)] = hit
+            with cols[j]:
+                panel_chart(f"cmp_tile_{i}", hit[1], uirevision=run.id)
+
+
+def legend_chips(labels: list[str]) -> None:
+    chips = "".join(
+        f"<span style='display:inline-block;margin:0 18px 4px 0;font-size:0.95rem;"
+        f"color:{variant_text_color(i)}'>"
+        f"<span style='display:inline-block;width:22px;height:4px;"
+        f"background:{variant_color(i)};vertical-align:middle;margin-right:6px'></span>"
+        f"{_html_escape(label)}</span>"
+        for i, label in enumerate(labels))
+    st.html(f"<div>{chips}</div>")
+
+
+def _html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def variant_curves_view(run: Run, hist: dict, code: str, active: bool) -> None:
+    """JS, W1 and gradient norm of every variant overlaid (redrawn together, at most every
+    CURVE_REFRESH_S while training)."""
+    cache = _grid_cache()
+    labels = run.labels
+    token = (run.id, code, present.is_on(),
+             tuple(len(hist.get(lb, {}).get("step", ())) for lb in labels))
+    hit = cache.get("curves")
+    now = time.monotonic()
+    fresh = hit is not None and (hit[0] == token or (
+        active and hit[0][:3] == token[:3] and now - hit[2] < CURVE_REFRESH_S))
+    if not fresh:
+        titles = [tr("cmp.curve.js"), tr("cmp.curve.w1"), tr("cmp.curve.grad")]
+        style = present.style()
+        figs = report.variant_curve_figures(
+            hist, labels, titles, code, style=style,
+            **({"height": present.size("cmp_curve")} if style.present else {}))
+        hit = (token, figs, now)
+        cache["curves"] = hit
+    st.subheader(tr("cmp.curves.title"))
+    legend_chips(labels)
+    for j, (col, fig) in enumerate(zip(st.columns(3, gap="small"), hit[1])):
+        with col:
+            panel_chart(f"cmp_curve_{j}", fig, uirevision=run.id)
+
+
+def summary_view(df, threshold: float):
+    """The summary as shown: translated headers, modes as "k / n", variant names coloured."""
+    import pandas as pd
+
+    no = tr("cmp.diverged.no")
+
+    def modes(row) -> str:
+        got, n = row["modes_covered"], row["n_modes"]
+        return f"{got:.0f} / {n:.0f}" if np.isfinite(n) and np.isfinite(got) else "—"
+
+    view = pd.DataFrame({
+        tr("cmp.col.variant"): df["variant"],
+        tr("cmp.col.final_js"): df["final_js"], tr("cmp.col.best_js"): df["best_js"],
+        tr("cmp.col.final_w1"): df["final_w1"], tr("cmp.col.best_w1"): df["best_w1"],
+        tr("cmp.col.modes"): [modes(r) for _, r in df.iterrows()],
+        tr("cmp.col.steps_to_w1", t=f"{threshold:g}"): [
+            "—" if v is None or pd.isna(v) else f"{int(v)}" for v in df["steps_to_w1"]],
+        tr("cmp.col.diverged"): [no if v is None or pd.isna(v) else f"{int(v)}"
+                                 for v in df["diverged_at"]],
+        tr("cmp.col.rate"): df["iters_per_s"],
+    }).replace([np.inf, -np.inf], np.nan)
+    fmt = {c: "{:.4f}" for c in list(view.columns)[1:5]} | {view.columns[-1]: "{:,.0f}"}
+    return view.style.format(fmt, na_rep="—").apply(
+        lambda col: [f"color: {variant_text_color(i)}; font-weight: 600"
+                     for i in range(len(col))],
+        subset=[view.columns[0]])
+
+
+def summary_table(run: Run, frames: list, hist: dict, threshold: float, code: str) -> None:
+    """Rebuilt only when a variant logged a row (or the threshold / language changed)."""
+    cache = _grid_cache()
+    token = (run.id, code, threshold, tuple(len(h.get("step", ())) for h in hist.values()))
+    hit = cache.get("summary")
+    if hit is None or hit[0] != token:
+        df = report.summary_from_histories(hist, run.configs, run.labels, threshold,
+                                           steps=[snap.step for _, snap in frames])
+        hit = (token, summary_view(df, threshold), bool(df["final_w1"].notna().any()))
+        cache["summary"] = hit
+    st.subheader(tr("cmp.summary.title"))
+    st.caption(tr("cmp.summary.caption") if hit[2] else tr("cmp.summary.empty"))
+    st.dataframe(hit[1], hide_index=True, width="stretch")
+
+
+def grid_panels(run: Run, frames: list, hist: dict, active: bool, threshold: float) -> None:
+    """A comparison's body in the live view: tiles, overlaid curves, summary table."""
+    code = lang()
+    st.caption(tr("cmp.legend.colors"))
+    with st.container(key="cmp_tiles"):
+        tiles(run, frames, code, active)
+    with st.container(key="cmp_curves"):
+        variant_curves_view(run, hist, code, active)
+    with st.container(key="cmp_summary"):
+        summary_table(run, frames, hist, threshold, code)
+
+
+def grid_exports(run: Run, threshold: float) -> None:
+    """Downloads of a comparison's report (``report.comparison_files``); files are produced
+    only when a button is clicked, from the data published at this rerun."""
+    code = lang()
+    holder = rs.session_runs()
+    for message in holder.export_errors:
+        st.error(tr("cmp.export.failed", message=message))
+    holder.export_errors.clear()
+    configs, labels = list(run.configs), list(run.labels)
+    frames, hist = list(run.latest() or []), dict(run.history() or {})
+    if not frames:
+        return
+    step = max(s.step for _, s in frames)
+    base = ("compare", configs[0].target, f"seed{configs[0].seed}", f"step{step}")
+    memo: dict = {}
+
+    def figure() -> go.Figure:
+        if "fig" not in memo:
+            memo["fig"] = report.comparison_figure_from(frames, hist, configs, code)
+        return memo["fig"]
+
+    def image(fmt: str) -> bytes:
+        try:
+            return report.comparison_image(figure(), fmt)
+        except export.ExportError as err:
+            holder.export_errors.append(str(err))
+            raise
+
+    def files() -> dict:
+        return report.comparison_files(frames, hist, configs, labels, threshold, code,
+                                       fig=figure(), on_error=holder.export_errors.append)
+
+    st.subheader(tr("cmp.export.title"))
+    height = int(figure().layout.height or 0)
+    st.caption(tr("cmp.export.caption", w=COMPARISON_WIDTH * report.PNG_SCALE,
+                  h=height * report.PNG_SCALE))
+    browser = export.find_browser() is not None
+    img_help = (lambda k: tr(k)) if browser else (lambda k: tr("cmp.export.no_browser"))
+    steps = [s.step for _, s in frames]
+    buttons = (
+        ("cmp_dl_png", "cmp.export.png", lambda: image("png"), "grid.png", "image/png",
+         ":material/image:", not browser, img_help("cmp.export.png.help")),
+        ("cmp_dl_svg", "cmp.export.svg", lambda: image("svg"), "grid.svg", "image/svg+xml",
+         ":material/draw:", not browser, img_help("cmp.export.svg.help")),
+        ("cmp_dl_html", "cmp.export.html", lambda: export.figure_html(figure(), offline=False),
+         "grid.html", "text/html", ":material/html:", False, tr("cmp.export.html.help")),
+        ("cmp_dl_html_offline", "cmp.export.html_offline", lambda: export.figure_html(figure()),
+         "grid_offline.html", "text/html", ":material/html:", False,
+         tr("cmp.export.html_offline.help")),
+        ("cmp_dl_metrics", "cmp.export.metrics",
+         lambda: report.long_metrics_from_histories(hist, labels), "metrics.csv", "text/csv",
+         ":material/table:", False, tr("cmp.export.metrics.help")),
+        ("cmp_dl_summary", "cmp.export.summary",
+         lambda: report.summary_csv(hist, configs, labels, threshold, steps), "summary.csv",
+         "text/csv", ":material/summarize:", False, tr("cmp.export.summary.help")),
+        ("cmp_dl_config", "cmp.export.config",
+         lambda: report.comparison_config_json(configs, labels), "config.json",
+         "application/json", ":material/settings:", False, tr("cmp.export.config.help")),
+        ("cmp_dl_zip", "cmp.export.zip", lambda: export.bundle_zip(files()), "report.zip",
+         "application/zip", ":material/folder_zip:", False, tr("cmp.export.zip.help")),
+    )
+    cols = st.columns(4)
+    for n, (key, text, data, name, mime, icon, disabled, help_text) in enumerate(buttons):
+        cols[n % 4].download_button(
+            tr(text), data, file_name=export.safe_filename(*base, name), mime=mime, key=key,
+            on_click="ignore", icon=icon, width="stretch", disabled=disabled, help=help_text,
+            type="primary" if key == "cmp_dl_zip" else "secondary")
+    replay = run.frames()
+    animation_row("compare", (run.id, step, len(replay), code), base[:3], len(replay),
+                  lambda: animate.grid_animation(replay, hist, configs, lang=code))

@@ -1,0 +1,71 @@
+"""The shared run view (ui/run_view.py) on both pages through AppTest: the Compare page's Step
+is one iteration of every variant, and the state box follows ``Run.reason``, not the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import stop_all_runs
+from streamlit.testing.v1 import AppTest
+
+from gandemo.i18n import t
+from gandemo.runner import PAUSED, Reason, get_scheduler
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = {"train": ("", "run_id", "ui.status.box"), "compare": ("cmp_", "cmp_run_id", "cmp.box")}
+
+
+@pytest.fixture()
+def at(apptest_navigation):
+    app = AppTest.from_file(APP, default_timeout=60)
+    yield app
+    stop_all_runs()
+
+
+def open_page(at: AppTest, name: str) -> AppTest:
+    if name == "train":
+        at.query_params.update(steps="500")
+        at.run()
+    else:
+        at.query_params.update(cmp_losses=["minimax", "hinge"], cmp_levels="balanced",
+                               cmp_steps="500")
+        at.run()
+        at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def click(at: AppTest, key: str) -> None:
+    at.session_state["_control_clicks"] = {}  # AppTest clicks faster than the debounce allows
+    at.button(key=key).click().run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_step_is_one_iteration_of_every_variant(at, name):
+    prefix, run_key, _ = PAGES[name]
+    open_page(at, name)
+    click(at, f"{prefix}step")
+    run = get_scheduler().get(at.session_state[run_key])
+    assert (run.step, run.state) == (1, PAUSED)
+    trainers = run.comparison.trainers if name == "compare" else [run.trainer]
+    assert [tr.step_count for tr in trainers] == [1] * len(trainers)
+    click(at, f"{prefix}step")
+    assert [tr.step_count for tr in trainers] == [2] * len(trainers)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_the_state_box_reads_the_typed_reason(at, name):
+    prefix, run_key, box = PAGES[name]
+    open_page(at, name)
+    click(at, f"{prefix}step")
+    run = get_scheduler().get(at.session_state[run_key])
+    seconds = get_scheduler().limits.max_run_s
+    get_scheduler().stop(run, "no words a page could match", Reason.TIME_LIMIT)
+    at.run()
+    assert t(f"{box}.time_limit", "en", seconds=seconds) in [w.value for w in at.warning]
+    run.state, run.reason = PAUSED, Reason.IDLE  # as the reaper leaves an unwatched run
+    at.run()
+    assert t(f"{box}.auto_paused", "en") in [i.value for i in at.info]
