@@ -1,7 +1,8 @@
 """gandemo: watch toy GANs learn. ``streamlit run app.py``.
 
 The entry point is a router: it sets up the page, draws the shared sidebar (language, about)
-and runs the page chosen in ``st.navigation``. Pages live in ``pages/``; a page appears in the
+and runs the page chosen in ``st.navigation``. Pages live in ``views/`` (not ``pages/``, a name
+Streamlit would auto-discover as a legacy multipage folder); a page appears in the
 menu only once its file exists.
 """
 
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import streamlit as st
 
-import ui
 from gandemo.i18n import DEFAULT_LANG, LANGUAGES
 from ui import present
 from ui.common import LANG_KEY, tr
@@ -19,19 +19,16 @@ from ui.common import LANG_KEY, tr
 ROOT = Path(__file__).parent
 # (page file, locale key of its title, material icon); Train first = the default page.
 PAGES = (
-    ("pages/train.py", "page.train", ":material/model_training:"),
-    ("pages/compare.py", "page.compare", ":material/compare:"),
-    ("pages/theory.py", "page.theory", ":material/menu_book:"),
-    ("pages/dynamics.py", "page.dynamics", ":material/cyclone:"),
-    ("pages/status.py", "page.status", ":material/monitor_heart:"),
+    ("views/train.py", "page.train", ":material/model_training:"),
+    ("views/compare.py", "page.compare", ":material/compare:"),
+    ("views/theory.py", "page.theory", ":material/menu_book:"),
+    ("views/dynamics.py", "page.dynamics", ":material/cyclone:"),
+    ("views/status.py", "page.status", ":material/monitor_heart:"),
 )
 
 # An emoji favicon is drawn in the page (a data: URL); without page_icon the browser fetches
 # the page's material icon from fonts.gstatic.com (tests/test_no_outbound.py).
 st.set_page_config(page_title="gandemo", page_icon="🎲", layout="wide")
-
-if ui.legacy_first_run():  # see ui/__init__.py: the server's first run must start over
-    st.rerun()
 
 # The language lives in session state (key "lang") for every page and in the URL as ?lang=zh.
 # It is bound by hand rather than with bind="query-params": a bound selectbox writes its display

@@ -165,9 +165,119 @@ def cmd_list() -> int:
     return EXIT_OK
 
 
-def cmd_train(args) -> int:
-    from .report import write_run
+SAMPLE_COUNT = 4000  # samples.npy rows
 
+
+def final_samples(trainer, n: int = SAMPLE_COUNT):
+    """n fresh generator samples (a fixed noise stream, independent of training), shape (n, dim)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(trainer.cfg.seed + 7)
+    with torch.no_grad():
+        return trainer.G(trainer.G.sample_noise(n, gen)).numpy()
+
+
+def write_files(out: Path, files) -> None:
+    """Write ``files`` ({name: bytes | str}, text as UTF-8) into the directory ``out``."""
+    for name, data in files.items():
+        if isinstance(data, bytes):
+            (out / name).write_bytes(data)
+        else:
+            (out / name).write_text(data, encoding="utf-8")
+
+
+def write_figure(fig, out: Path, width: int = 1600) -> None:
+    """``report.figure_files`` into ``out``; a PNG that cannot be rendered is a warning."""
+    from .report import figure_files
+
+    write_files(out, figure_files(fig, width, on_error=lambda msg: print(
+        f"warning: figure.png not written: {msg}", file=sys.stderr)))
+
+
+def _progress(trainer):
+    """on_log callback printing JS/W1 about ten times per run."""
+    def on_log(row):
+        if row["step"] % max(trainer.cfg.steps // 10, 1) < trainer.cfg.log_every:
+            print(f"step {int(row['step'])}/{trainer.cfg.steps}  JS {row['js']:.4f}  "
+                  f"W1 {row['w1']:.4f}", file=sys.stderr)
+    return on_log
+
+
+def _figure(trainers, labels, lang: str):
+    """``report.comparison_figure_from`` fed from finished trainers."""
+    from .report import comparison_figure_from
+
+    return comparison_figure_from(
+        [(label, tr.snapshot()) for label, tr in zip(labels, trainers)],
+        {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)},
+        [tr.cfg for tr in trainers], lang)
+
+
+def write_run(cfg: RunConfig, out: Path, lang: str = "en", on_step=None) -> bool:
+    """Train ``cfg`` and write the run files into ``out``. Returns True when the run diverged.
+    ``on_step(trainer)``, if given, is called before training and after every logged row."""
+    import numpy as np
+
+    from .config import to_json
+    from .export import history_csv
+    from .trainer import Trainer
+
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg)
+    progress = _progress(trainer)
+    if on_step is not None:
+        on_step(trainer)
+    trainer.run(on_log=progress if on_step is None else
+                lambda row: (progress(row), on_step(trainer)))
+    write_files(out, {"config.json": to_json(cfg),
+                      "metrics.csv": history_csv(trainer.history.as_arrays())})
+    np.save(out / "samples.npy", final_samples(trainer))
+    write_figure(_figure([trainer], [f"{cfg.loss} k={cfg.d_steps}"], lang), out)
+    last = trainer.history.last()
+    print(f"{trainer.status}: step {trainer.step_count}, JS {last.get('js', float('nan')):.4f}, "
+          f"W1 {last.get('w1', float('nan')):.4f} -> {out}")
+    if trainer.diverged_at is not None:
+        print(f"error: training diverged at step {trainer.diverged_at} (NaN/Inf); files written",
+              file=sys.stderr)
+    return trainer.diverged_at is not None
+
+
+def write_comparison(configs, out: Path, lang: str = "en", on_step=None) -> bool:
+    """Train the variants side by side and write the comparison files. True if any diverged.
+    ``on_step(comparison)``, if given, is called before training and after every step.
+    Iterations/s come from each history's logged training time (its last row is the last step)."""
+    from . import report
+    from .compare import Comparison
+
+    out.mkdir(parents=True, exist_ok=True)
+    comp = Comparison(list(configs))
+    if on_step is not None:
+        on_step(comp)
+    while not comp.done:
+        comp.step()
+        if on_step is not None:
+            on_step(comp)
+    trainers, labels = comp.trainers, comp.labels
+    histories = {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)}
+    summary = report.summary_from_histories(
+        histories, [tr.cfg for tr in trainers], labels,
+        steps=[tr.step_count for tr in trainers],
+        diverged_at=[tr.diverged_at for tr in trainers])
+    write_files(out, {
+        "config.json": report.comparison_config_json(configs, labels),
+        "metrics.csv": report.long_metrics_from_histories(histories, labels),
+        "summary.csv": summary.to_csv(index=False, lineterminator="\n"),
+    })
+    write_figure(_figure(trainers, labels, lang), out)
+    print(summary[["variant", "final_js", "final_w1", "modes_covered", "diverged_at"]]
+          .to_string(index=False))
+    for label, tr in zip(labels, trainers):
+        if tr.diverged_at is not None:
+            print(f"error: {label} diverged at step {tr.diverged_at}", file=sys.stderr)
+    return any(tr.diverged_at is not None for tr in trainers)
+
+
+def cmd_train(args) -> int:
     cfg = _settings(args)
     formats, rec = _recorder(args, cfg.steps, cfg.log_every)
     diverged = write_run(cfg, Path(args.out), on_step=rec)
@@ -176,8 +286,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .report import write_comparison
-
     base = _settings(args)
     if args.losses is None and args.preset:
         from .presets import get_preset
@@ -272,9 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "dynamics":
             return cmd_dynamics(args)
         return cmd_bench(args)
-    except (UsageError, ConfigError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {msg}", file=sys.stderr)
+    except (UsageError, ConfigError) as e:  # bad input; anything else is a bug and raises
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_INVALID
 
 

@@ -428,11 +428,14 @@ LOSSES: dict[str, Loss] = {
 
 
 def get_loss(name: str) -> Loss:
-    """The registered loss called ``name``; KeyError listing the allowed names otherwise."""
+    """The registered loss called ``name``; a ConfigError naming the allowed losses otherwise
+    (bad input, unlike a KeyError from a bug)."""
+    from .config import ConfigError  # lazy: config imports this module
+
     try:
         return LOSSES[name]
     except KeyError:
-        raise KeyError(f"unknown loss {name!r}; allowed: {', '.join(LOSSES)}") from None
+        raise ConfigError("loss", f"unknown {name!r}; allowed: {', '.join(LOSSES)}") from None
 
 
 # --------------------------------------------------------------------------------------------

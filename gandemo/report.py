@@ -1,4 +1,6 @@
-"""Files of a finished run or comparison: what ``train``/``compare`` write and the pages export.
+"""Files of a finished run or comparison, built from published data only (histories, snapshots,
+configs → DataFrames, figures, CSV/JSON text, image bytes); ``cli`` trains and writes them to disk,
+the Compare page offers them as downloads.
 
 A run directory holds ``config.json``, ``metrics.csv``, ``samples.npy``, ``figure.png``,
 ``figure.html`` (light: plotly.js from its CDN) and ``figure_offline.html`` (plotly.js inlined); a
@@ -9,18 +11,14 @@ column), ``summary.csv`` (one row per variant) and the same three figure files.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import torch
 
 from . import export
-from .compare import Comparison
-from .config import RunConfig, to_dict, to_json
+from .config import RunConfig, to_dict
 from .figures import (
     COMPARISON_WIDTH,
     STYLE,
@@ -34,20 +32,11 @@ from .i18n import t
 from .losses import get_loss
 from .snapshot import Snapshot
 from .targets import get_target
-from .trainer import Trainer
 
-SAMPLE_COUNT = 4000
 SUMMARY_COLUMNS = (
     "variant", "loss", "d_steps", "d_width", "lr_d", "steps", "final_js", "best_js", "final_w1",
     "best_w1", "modes_covered", "n_modes", "steps_to_w1", "diverged_at", "iters_per_s",
 )
-
-
-def final_samples(trainer: Trainer, n: int = SAMPLE_COUNT) -> np.ndarray:
-    """n fresh generator samples (a fixed noise stream, independent of training), shape (n, dim)."""
-    gen = torch.Generator().manual_seed(trainer.cfg.seed + 7)
-    with torch.no_grad():
-        return trainer.G(trainer.G.sample_noise(n, gen)).numpy()
 
 
 def caption(configs: Sequence[RunConfig], labels: Sequence[str], steps: int) -> str:
@@ -61,20 +50,12 @@ def caption(configs: Sequence[RunConfig], labels: Sequence[str], steps: int) -> 
     return "\n".join(lines)
 
 
-def comparison_figure(trainers: Sequence[Trainer], labels: Sequence[str], lang: str = "en"):
-    """The report figure of several trainers (one panel each plus overlaid curves)."""
-    return comparison_figure_from(
-        [(label, tr.snapshot()) for label, tr in zip(labels, trainers)],
-        {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)},
-        [tr.cfg for tr in trainers], lang)
-
-
 def comparison_figure_from(frames: Sequence[tuple[str, Snapshot]],
                            histories: Mapping[str, Mapping[str, np.ndarray]],
                            configs: Sequence[RunConfig], lang: str = "en") -> go.Figure:
     """The report figure from published data: ``frames`` = [(label, Snapshot)] in variant order,
     ``histories`` = {label: history arrays}, ``configs`` the variants' configs in that order
-    (what a live ``ComparisonRun`` offers; ``comparison_figure`` feeds it from trainers)."""
+    (what a live ``ComparisonRun`` offers, or ``cli`` from its finished trainers)."""
     labels = [label for label, _ in frames]
     losses = [get_loss(c.loss) for c in configs]
     steps = max((snap.step for _, snap in frames), default=0)
@@ -108,18 +89,6 @@ def variant_curve_figures(histories: Mapping[str, Mapping[str, np.ndarray]],
     return figs
 
 
-def summary_rows(trainers: Sequence[Trainer], labels: Sequence[str],
-                 w1_threshold: float = 0.2) -> pd.DataFrame:
-    """Final and best JS/W1, modes, first logged step with W1 < threshold, divergence, speed."""
-    return summary_from_histories(
-        {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)},
-        [tr.cfg for tr in trainers], labels, w1_threshold,
-        steps=[tr.step_count for tr in trainers],
-        diverged_at=[tr.diverged_at for tr in trainers],
-        iters_per_s=[tr.step_count / tr._wall if tr._wall > 0 else float("nan")
-                     for tr in trainers])
-
-
 _TRAIN_SCALARS = ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm")
 
 
@@ -143,8 +112,9 @@ def summary_from_histories(histories: Mapping[str, Mapping[str, np.ndarray]],
                            steps: Sequence[int] | None = None,
                            diverged_at: Sequence[int | None] | None = None,
                            iters_per_s: Sequence[float] | None = None) -> pd.DataFrame:
-    """``summary_rows`` from published histories (a live ``ComparisonRun``): one row per label.
-    Without the optional per-variant values, ``steps`` is the last logged step, ``diverged_at``
+    """Summary of a comparison, one row per label: final and best JS/W1, modes, first logged step
+    with W1 < ``w1_threshold``, divergence step, iterations/s. Without the optional per-variant
+    values, ``steps`` is the last logged step, ``diverged_at``
     comes from ``history_diverged_at`` and ``iters_per_s`` from the logged wall time."""
     rows = []
     for i, (label, cfg) in enumerate(zip(labels, configs)):
@@ -176,15 +146,10 @@ def summary_from_histories(histories: Mapping[str, Mapping[str, np.ndarray]],
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
-def long_metrics(trainers: Sequence[Trainer], labels: Sequence[str]) -> str:
-    """metrics.csv of a comparison: the history of every variant with a ``variant`` column."""
-    return long_metrics_from_histories(
-        {label: tr.history.as_arrays() for label, tr in zip(labels, trainers)}, labels)
-
-
 def long_metrics_from_histories(histories: Mapping[str, Mapping[str, np.ndarray]],
                                 labels: Sequence[str]) -> str:
-    """``long_metrics`` from published histories: a row per variant and logged step."""
+    """metrics.csv of a comparison: every variant's history with a ``variant`` column, a row per
+    variant and logged step."""
     parts = [export.history_csv(histories.get(label) or {}, {"variant": label})
              for label in labels]
     return parts[0] + "".join(p.split("\n", 1)[1] for p in parts[1:])
@@ -242,71 +207,18 @@ def comparison_files(frames: Sequence[tuple[str, Snapshot]],
     return files
 
 
-def write_figure(fig: go.Figure, out: Path, width: int = 1600) -> None:
-    """figure.html (light: plotly.js from its CDN) and figure_offline.html (plotly.js inlined)
-    always; figure.png when kaleido finds a browser (else say how to get one)."""
-    (out / "figure.html").write_text(export.figure_html(fig, offline=False), encoding="utf-8")
-    (out / "figure_offline.html").write_text(export.figure_html(fig), encoding="utf-8")
+def figure_files(fig: go.Figure, width: int = 1600,
+                 on_error: Callable[[str], None] | None = None) -> dict[str, bytes | str]:
+    """A run directory's figure files: figure.html (light: plotly.js from its CDN) and
+    figure_offline.html (plotly.js inlined) always; figure.png (``width`` px, scale 1) when
+    kaleido finds a browser, else ``on_error(message)`` and no PNG."""
+    files: dict[str, bytes | str] = {
+        "figure.html": export.figure_html(fig, offline=False),
+        "figure_offline.html": export.figure_html(fig),
+    }
     try:
-        (out / "figure.png").write_bytes(export.figure_png(fig, width=width, scale=1))
-    except export.ExportError as e:
-        print(f"warning: figure.png not written: {e}", file=sys.stderr)
-
-
-def _progress(trainer: Trainer):
-    def on_log(row):
-        if row["step"] % max(trainer.cfg.steps // 10, 1) < trainer.cfg.log_every:
-            print(f"step {int(row['step'])}/{trainer.cfg.steps}  JS {row['js']:.4f}  "
-                  f"W1 {row['w1']:.4f}", file=sys.stderr)
-    return on_log
-
-
-def write_run(cfg: RunConfig, out: Path, lang: str = "en", on_step=None) -> bool:
-    """Train ``cfg`` and write the run files into ``out``. Returns True when the run diverged.
-    ``on_step(trainer)``, if given, is called before training and after every logged row."""
-    out.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg)
-    progress = _progress(trainer)
-    if on_step is not None:
-        on_step(trainer)
-    trainer.run(on_log=progress if on_step is None else
-                lambda row: (progress(row), on_step(trainer)))
-    (out / "config.json").write_text(to_json(cfg), encoding="utf-8")
-    (out / "metrics.csv").write_text(export.history_csv(trainer.history.as_arrays()))
-    np.save(out / "samples.npy", final_samples(trainer))
-    label = f"{cfg.loss} k={cfg.d_steps}"
-    write_figure(comparison_figure([trainer], [label], lang), out)
-    last = trainer.history.last()
-    print(f"{trainer.status}: step {trainer.step_count}, JS {last.get('js', float('nan')):.4f}, "
-          f"W1 {last.get('w1', float('nan')):.4f} -> {out}")
-    if trainer.diverged_at is not None:
-        print(f"error: training diverged at step {trainer.diverged_at} (NaN/Inf); files written",
-              file=sys.stderr)
-    return trainer.diverged_at is not None
-
-
-def write_comparison(configs: Sequence[RunConfig], out: Path, lang: str = "en",
-                     on_step=None) -> bool:
-    """Train the variants side by side and write the comparison files. True if any diverged.
-    ``on_step(comparison)``, if given, is called before training and after every step."""
-    out.mkdir(parents=True, exist_ok=True)
-    comp = Comparison(list(configs))
-    if on_step is not None:
-        on_step(comp)
-    while not comp.done:
-        comp.step()
-        if on_step is not None:
-            on_step(comp)
-    trainers, labels = comp.trainers, comp.labels
-    (out / "config.json").write_text(comparison_config_json(configs, labels), encoding="utf-8")
-    (out / "metrics.csv").write_text(long_metrics(trainers, labels))
-    summary = summary_rows(trainers, labels)
-    summary.to_csv(out / "summary.csv", index=False)
-    write_figure(comparison_figure(trainers, labels, lang), out)
-    print(summary[["variant", "final_js", "final_w1", "modes_covered", "diverged_at"]]
-          .to_string(index=False))
-    diverged = [tr for tr in trainers if tr.diverged_at is not None]
-    for label, tr in zip(labels, trainers):
-        if tr.diverged_at is not None:
-            print(f"error: {label} diverged at step {tr.diverged_at}", file=sys.stderr)
-    return bool(diverged)
+        files["figure.png"] = export.figure_png(fig, width=width, scale=1)
+    except export.ExportError as err:
+        if on_error is not None:
+            on_error(str(err))
+    return files

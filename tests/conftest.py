@@ -130,26 +130,6 @@ def wait_for_app(page, timeout_ms: int = 60_000) -> None:
 
 
 @pytest.fixture()
-def apptest_navigation(monkeypatch):
-    """Make AppTest rerun app.py (the st.navigation router) on every run, as the server does.
-
-    Streamlit 1.67's AppTest resets ``PagesManager.uses_pages_directory`` before each run; with a
-    ``pages/`` folder next to app.py its legacy v1 wrapper then serves a rerun of the Train page
-    by executing pages/train.py directly, skipping app.py (no language selector, no sidebar). The
-    real server clears that flag for good the first time app.py calls ``st.navigation``; this
-    fixture does the same for AppTest. Use it in every AppTest of app.py."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False  # app.py routes with st.navigation
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture()
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS

@@ -163,7 +163,7 @@ def test_cli_writes_the_animation_files(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_train_page_builds_the_html_animation_on_click(apptest_navigation):
+def test_train_page_builds_the_html_animation_on_click():
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import stop_all_runs

@@ -29,7 +29,7 @@ BUTTONS = ("start", "pause", "step", "reset")
 
 
 @pytest.fixture()
-def app(apptest_navigation):
+def app():
     """A fresh session on the Train page; afterwards every run is stopped and the workers gone."""
     at = AppTest.from_file(APP, default_timeout=30)
     yield at
@@ -264,7 +264,7 @@ def test_queued_run_shows_its_place_in_line(app):
         limits.max_running = saved
 
 
-UI_FILES = [ROOT / "pages" / "train.py", ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]
+UI_FILES = [ROOT / "views" / "train.py", ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py"))]
 
 
 def test_every_locale_key_the_train_page_uses_exists_in_both_languages():

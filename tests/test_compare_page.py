@@ -1,7 +1,7 @@
 """The Compare page through AppTest (widgets, Start/Reset, the 12-variant cap, Chinese) and its
 report export (PNG size as stated on the page, CSV rows per variant and logged step).
 
-AppTest runs app.py (the st.navigation router) and switches to pages/compare.py; there is no
+AppTest runs app.py (the st.navigation router) and switches to views/compare.py; there is no
 auto-refresh, so tests wait on the run object and rerun. Every test shuts the scheduler down.
 """
 
@@ -30,7 +30,7 @@ BUTTONS = ("cmp_start", "cmp_pause", "cmp_reset")
 
 
 @pytest.fixture()
-def at(apptest_navigation):
+def at():
     """A fresh session on the Compare page; afterwards every run is stopped, workers gone."""
     app = AppTest.from_file(APP, default_timeout=60)
     yield app
@@ -40,7 +40,7 @@ def at(apptest_navigation):
 def open_compare(at: AppTest, **params: str) -> AppTest:
     at.query_params.update(params)
     at.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 
@@ -200,20 +200,23 @@ def test_report_png_size_and_csv_rows(at):
         "figure.png", "summary.csv", "metrics.csv"}
 
 
-def test_summary_from_histories_matches_summary_rows():
-    """The page's summary (published histories) equals the CLI's (trainers)."""
+def test_summary_from_histories_reads_steps_divergence_and_speed_from_the_history():
+    """Without per-variant values the summary reads them from the histories, and they equal
+    what the finished trainers hold (steps, diverged_at, iterations per training second)."""
     from gandemo.compare import Comparison
     from gandemo.config import RunConfig
 
-    configs = [RunConfig(target="ring8", loss=loss, steps=20, log_every=5, seed=3)
+    configs = [RunConfig(target="ring8", loss=loss, steps=20, log_every=6, seed=3)
                for loss in ("nonsaturating", "hinge")]
     comp = Comparison(configs)
     comp.run()
-    a = report.summary_rows(comp.trainers, comp.labels)
     hist = {lb: tr.history.as_arrays() for lb, tr in zip(comp.labels, comp.trainers)}
-    b = report.summary_from_histories(hist, configs, comp.labels)
-    cols = ["variant", "steps", "final_js", "best_js", "final_w1", "best_w1", "modes_covered",
-            "n_modes", "steps_to_w1", "diverged_at"]
-    pd.testing.assert_frame_equal(a[cols], b[cols])
-    assert report.long_metrics(comp.trainers, comp.labels) == \
-        report.long_metrics_from_histories(hist, comp.labels)
+    got = report.summary_from_histories(hist, configs, comp.labels)
+    assert list(got["steps"]) == [tr.step_count for tr in comp.trainers] == [20, 20]
+    assert list(got["diverged_at"]) == [tr.diverged_at for tr in comp.trainers]
+    for speed, h in zip(got["iters_per_s"], hist.values()):
+        assert speed == pytest.approx(20 / h["wall_s"][-1]) and speed > 0
+    given = report.summary_from_histories(hist, configs, comp.labels, steps=[7, 8],
+                                          diverged_at=[None, 5], iters_per_s=[1.0, 2.0])
+    assert list(given["steps"]) == [7, 8] and list(given["iters_per_s"]) == [1.0, 2.0]
+    assert given["diverged_at"].iloc[1] == 5

@@ -228,7 +228,7 @@ def test_dockerignore_keeps_junk_out_and_app_in():
     for junk in (".venv/bin/python", ".git/HEAD", "runs/x/config.json", "test-artifacts/a.png",
                  "gandemo/__pycache__/x.pyc", ".pytest_cache/v"):
         assert ignored(junk), junk
-    for needed in ("app.py", "pages/status.py", "gandemo/runner.py", "gandemo/locales/en/x.json",
+    for needed in ("app.py", "views/status.py", "gandemo/runner.py", "gandemo/locales/en/x.json",
                    "ui/common.py", ".streamlit/config.toml", "requirements.txt"):
         assert not ignored(needed), needed
 

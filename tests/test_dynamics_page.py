@@ -14,7 +14,7 @@ from gandemo import dynamics as Dy
 from gandemo.i18n import t
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "dynamics.py")
+PAGE = str(ROOT / "views" / "dynamics.py")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -98,9 +98,9 @@ def test_chinese(page):
     assert CJK.search(spec["layout"]["title"]["text"])
 
 
-def test_page_inside_the_app_navigation(apptest_navigation):
+def test_page_inside_the_app_navigation():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     at.run()
-    at.switch_page("pages/dynamics.py").run()
+    at.switch_page("views/dynamics.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == t("dyn.title", "en")

@@ -157,7 +157,7 @@ def test_status_page_shows_runs_but_not_their_ids():
     sched = get_scheduler()
     run = sched.create(RunConfig(steps=5, seed=7), run_id="secretRunId42")
     try:
-        at = AppTest.from_file("../pages/status.py", default_timeout=60).run()
+        at = AppTest.from_file("../views/status.py", default_timeout=60).run()
         assert not at.exception
         kept = next(m for m in at.metric if m.label == "Runs kept")
         assert int(kept.value) >= 1  # the scheduler is process-wide: other tests' runs count too

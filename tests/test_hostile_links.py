@@ -42,7 +42,7 @@ USER_MARKERS = ("evil", "<script", "<img", "onerror", "**bold**", ":red[", "\u20
 
 
 @pytest.fixture()
-def fresh(apptest_navigation):
+def fresh():
     made: list[AppTest] = []
 
     def make(params: dict, lang: str | None = None) -> AppTest:
@@ -81,7 +81,7 @@ def error_text(at: AppTest) -> str:
 def open_compare(at: AppTest) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     return at
 
 
@@ -150,7 +150,7 @@ def test_a_compare_link_made_in_english_works_in_chinese(fresh):
     assert not at.error
 
 
-@pytest.mark.parametrize("page", ["pages/theory.py", "pages/status.py"])
+@pytest.mark.parametrize("page", ["views/theory.py", "views/status.py"])
 def test_pages_without_settings_ignore_a_hostile_link(fresh, page):
     at = fresh({**BAD_TRAIN, **BAD_COMPARE}).run()
     at.switch_page(page).run()

@@ -204,7 +204,7 @@ def test_explanation_numbers_come_from_the_generated_docs(name):
 
 
 @pytest.mark.slow  # a short preset comparison through AppTest
-def test_compare_page_ticks_the_preset_checks(apptest_navigation):
+def test_compare_page_ticks_the_preset_checks():
     from conftest import stop_all_runs, wait_until
     from streamlit.testing.v1 import AppTest
 
@@ -214,7 +214,7 @@ def test_compare_page_ticks_the_preset_checks(apptest_navigation):
     app = AppTest.from_file(str(DOCS.parents[1] / "app.py"), default_timeout=60)
     try:
         app.run()
-        app.switch_page("pages/compare.py").run()
+        app.switch_page("views/compare.py").run()
         app.selectbox(key="cmp_preset").set_value("vanishing-gradient").run()
         app.number_input(key="cmp_steps").set_value(60).run()
         app.button(key="cmp_start").click().run()

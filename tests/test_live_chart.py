@@ -127,7 +127,7 @@ def test_assets_are_served_from_this_server():
 
 
 @pytest.fixture()
-def app(apptest_navigation):
+def app():
     at = AppTest.from_file(APP, default_timeout=60)
     yield at
     stop_all_runs()

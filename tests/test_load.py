@@ -15,7 +15,7 @@ What is measured and asserted:
   resident memory return to their warm level before the load (RSS within RSS_RETURN_MB);
 * the server's resident memory stays bounded.
 Server-side numbers (runs, running, queued, threads) are read from the app's own Server status
-page (pages/status.py) through another light session; threads and RSS of the server process come
+page (views/status.py) through another light session; threads and RSS of the server process come
 from psutil. Nothing is exposed for the test's sake.
 
 The server is this module's own (not conftest's): it needs its own limits (a 3 s grace period,
@@ -229,8 +229,8 @@ def _health(base: str, timeout: float = 5.0) -> float:
 
 @pytest.fixture(scope="module")
 def server():
-    if not (APP_DIR / "app.py").exists() or not (APP_DIR / "pages" / "train.py").exists():
-        pytest.skip("app.py / pages/train.py not written yet")
+    if not (APP_DIR / "app.py").exists() or not (APP_DIR / "views" / "train.py").exists():
+        pytest.skip("app.py / views/train.py not written yet")
     port = _free_port()
     env = {**os.environ, "GANDEMO_GRACE_SECONDS": str(GRACE_S), "GANDEMO_HEARTBEAT_SECONDS": "60",
            "GANDEMO_MAX_STEPS": "5000", "PYTHONUNBUFFERED": "1",

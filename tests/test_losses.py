@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import minimize_scalar
 
+from gandemo.config import ConfigError
 from gandemo.losses import (
     F_DIVERGENCES,
     LOSSES,
@@ -124,8 +125,9 @@ def test_entries_are_documented(name):
 
 def test_get_loss_unknown_name_lists_allowed():
     assert get_loss("hinge") is LOSSES["hinge"]
-    with pytest.raises(KeyError) as err:
+    with pytest.raises(ConfigError) as err:
         get_loss("bce")
+    assert err.value.name == "loss"
     message = str(err.value)
     assert "bce" in message
     assert all(n in message for n in NAMES)

@@ -225,7 +225,7 @@ def test_the_frame_figure_draws_the_previous_frame_faintly_behind(kw):
         assert np.allclose(np.sort(extra[0].x), np.sort(before.fake[:, 0]))
 
 
-def test_step_d_and_step_g_on_the_train_page_say_what_happened(apptest_navigation):
+def test_step_d_and_step_g_on_the_train_page_say_what_happened():
     from conftest import stop_all_runs
     from streamlit.testing.v1 import AppTest
 

@@ -170,7 +170,9 @@ def test_light_html_loads_plotly_from_the_cdn():
 
 def test_cli_writes_light_and_offline_html(tmp_path):
     fig = F.loss_curves(make_history())
-    report.write_figure(fig, tmp_path)
+    from gandemo.cli import write_figure
+
+    write_figure(fig, tmp_path)
     light = (tmp_path / "figure.html").read_text()
     assert "cdn.plot.ly" in light
     assert (tmp_path / "figure_offline.html").stat().st_size > 3_000_000
@@ -191,7 +193,7 @@ def _open(at: AppTest, **params) -> AppTest:
     return at.run()
 
 
-def test_url_turns_presentation_mode_on_and_back_off(apptest_navigation):
+def test_url_turns_presentation_mode_on_and_back_off():
     at = _open(AppTest.from_file(APP, default_timeout=60), present="720")
     assert not at.exception
     assert at.toggle(key="present").value is True and at.radio(key="present_screen").value == "720"
@@ -202,7 +204,7 @@ def test_url_turns_presentation_mode_on_and_back_off(apptest_navigation):
     assert plain.toggle(key="present").value is False
 
 
-def test_paused_run_offers_resume_and_start_again(apptest_navigation):
+def test_paused_run_offers_resume_and_start_again():
     from gandemo.runner import PAUSED, get_scheduler
 
     at = _open(AppTest.from_file(APP, default_timeout=60), steps="5")

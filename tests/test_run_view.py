@@ -18,7 +18,7 @@ PAGES = {"train": ("", "run_id", "ui.status.box"), "compare": ("cmp_", "cmp_run_
 
 
 @pytest.fixture()
-def at(apptest_navigation):
+def at():
     app = AppTest.from_file(APP, default_timeout=60)
     yield app
     stop_all_runs()
@@ -32,7 +32,7 @@ def open_page(at: AppTest, name: str) -> AppTest:
         at.query_params.update(cmp_losses=["minimax", "hinge"], cmp_levels="balanced",
                                cmp_steps="500")
         at.run()
-        at.switch_page("pages/compare.py").run()
+        at.switch_page("views/compare.py").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
 

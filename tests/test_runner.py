@@ -443,7 +443,7 @@ def test_status_page_describes_a_comparison():
                for loss in ("nonsaturating", "minimax", "nonsaturating", "hinge")]
     run = sched.create_comparison(configs)
     try:
-        at = AppTest.from_file("../pages/status.py", default_timeout=60).run()
+        at = AppTest.from_file("../views/status.py", default_timeout=60).run()
         assert not at.exception
         table = at.dataframe[0].value
         row = table[table["loss"].str.startswith("comparison")].iloc[-1]

@@ -16,7 +16,7 @@ from gandemo.i18n import t
 from ui import present
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "theory.py")
+PAGE = str(ROOT / "views" / "theory.py")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -158,10 +158,10 @@ def test_chinese_labels_same_numbers(page):
     assert not any("Myth" in m.value for m in page.markdown)
 
 
-def test_page_inside_the_app_navigation(apptest_navigation):
+def test_page_inside_the_app_navigation():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     at.run()
-    at.switch_page("pages/theory.py").run()
+    at.switch_page("views/theory.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == t("theory.title", "en")
     assert explorer_numbers(at) == expected(DEFAULT_P, DEFAULT_Q)

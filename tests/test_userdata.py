@@ -279,7 +279,7 @@ def test_cli_data_writes_a_config_that_reproduces_the_run(tmp_path):
 # --------------------------------------------------------------------------- Train page
 
 @pytest.fixture()
-def app(apptest_navigation):
+def app():
     from conftest import stop_all_runs
     from streamlit.testing.v1 import AppTest
 

@@ -1,7 +1,7 @@
 """Dynamics: the Dirac-GAN's vector field, training paths and eigenvalues, instant (no training).
 
 Layout only: every number and the figure come from ``gandemo.dynamics``, every word from the
-``dyn.*`` locale keys. Runs on its own (``streamlit run pages/dynamics.py``, ``AppTest``) and
+``dyn.*`` locale keys. Runs on its own (``streamlit run views/dynamics.py``, ``AppTest``) and
 inside the app's ``st.navigation``; the language is ``st.session_state["lang"]``.
 """
 

@@ -3,7 +3,7 @@
 Layout only: every number and figure comes from ``gandemo.theory`` (which computes with the same
 ``gandemo.metrics`` functions the trainer uses) and every word from the ``theory.*`` locale keys.
 In presentation mode (``ui.present``) the figures are drawn in ``figures.PRESENT``.
-Runs on its own (``streamlit run pages/theory.py``, ``AppTest.from_file``) and inside the app's
+Runs on its own (``streamlit run views/theory.py``, ``AppTest.from_file``) and inside the app's
 ``st.navigation``; the language is ``st.session_state["lang"]`` (set by app.py).
 """
 
