@@ -31,9 +31,11 @@ run: $(VENV)/.app-installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
-# The whole suite (what CI runs): engine, pages, real-browser, load and container tests.
+# The whole suite (what CI runs): engine, pages, real-browser, load and container tests. The
+# in-process tests share both cores (pytest-xdist); the real-server and load tests run alone.
 test: $(VENV)/.installed browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 -m "not browser and not load"
+	$(PY) -m pytest -m "browser or load"
 
 # The inner loop (< 60 s): engine, config, losses, metrics and the AppTest pages; no browser,
 # no load test, no fresh-venv install, no long training.

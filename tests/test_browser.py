@@ -58,7 +58,7 @@ def button(page, key: str):
 def chart_png(page) -> bytes:
     """Pixels of the density chart. The live chart is re-mounted on every refresh, so shoot the
     page region where it is (retrying if it was replaced while being measured)."""
-    chart = page.locator(".st-key-panel_frame .js-plotly-plot").first
+    chart = page.locator(".st-key-panel_frame .js-plotly-plot").filter(visible=True).first
     for _ in range(50):
         try:
             chart.wait_for(timeout=WAIT_MS)
@@ -118,5 +118,6 @@ def test_ring8_run_in_chinese(page, streamlit_server, artifacts_dir):
     assert button(page, "pause").inner_text().strip().endswith("暂停")  # still Chinese
     pause_and_wait(page, "已暂停")
     page.locator(".st-key-dl_png").first.wait_for(timeout=WAIT_MS)  # replay + downloads now
-    page.locator(".st-key-panel_frame .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+    chart = page.locator(".st-key-panel_frame .js-plotly-plot").filter(visible=True)
+    chart.first.wait_for(timeout=WAIT_MS)
     full_page_screenshot(page, artifacts_dir / "train_2d_ring8_zh.png")

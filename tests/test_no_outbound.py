@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, SERVER_START_TIMEOUT_S, free_port, wait_for_app
+from conftest import SERVER_START_TIMEOUT_S, free_port, wait_for_app
 from conftest import wait_healthy as wait_server_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,11 +136,7 @@ def test_hook_sees_and_refuses_an_outside_connection(tmp_path):
 
 
 @pytest.mark.browser
-def test_server_makes_no_outside_connection_at_start_and_first_page_load():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
+def test_server_makes_no_outside_connection_at_start_and_first_page_load(chromium):
     port = free_port()
     flags = [f for f in _entrypoint_flags() if not f.startswith("--server.port")]
     assert "--server.address=0.0.0.0" in flags  # the image's wildcard address, kept as is
@@ -155,18 +151,17 @@ def test_server_makes_no_outside_connection_at_start_and_first_page_load():
         requested: list[str] = []
         try:
             wait_server_healthy(base, proc, SERVER_START_TIMEOUT_S)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             headless=True)
-                try:
-                    page = browser.new_page()
-                    page.on("request", lambda r: requested.append(r.url))
-                    page.goto(f"{base}/")
-                    wait_for_app(page, 120_000)
-                    page.get_by_text(re.compile(r"step \d+ / \d+")).first.wait_for(
-                        timeout=120_000)  # the Train page has run its script once
-                finally:
-                    browser.close()
+            # the session's Chromium (conftest): a second Playwright in one process would clash
+            context = chromium.new_context()
+            try:
+                page = context.new_page()
+                page.on("request", lambda r: requested.append(r.url))
+                page.goto(f"{base}/")
+                wait_for_app(page, 120_000)
+                page.get_by_text(re.compile(r"step \d+ / \d+")).first.wait_for(
+                    timeout=120_000)  # the Train page has run its script once
+            finally:
+                context.close()
         finally:
             proc.terminate()
             try:
