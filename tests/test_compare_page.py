@@ -165,6 +165,7 @@ def test_chinese_labels(at):
 # --------------------------------------------------------------------------- report export
 
 
+@pytest.mark.browser  # kaleido drives Debian's Chromium
 def test_report_png_size_and_csv_rows(at):
     if export.find_browser() is None:
         pytest.skip("PNG export needs Chromium")

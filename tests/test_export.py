@@ -34,6 +34,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 @needs_browser
+@pytest.mark.browser  # kaleido drives Debian's Chromium
 def test_png_has_the_requested_pixel_size():
     png = E.figure_png(_probe_figure(), width=320, height=180, scale=2)
     assert _png_size(png) == (640, 360)
@@ -41,6 +42,7 @@ def test_png_has_the_requested_pixel_size():
 
 
 @needs_browser
+@pytest.mark.browser  # kaleido drives Debian's Chromium
 def test_png_defaults_to_the_layout_size_and_survives_a_restart():
     E.shutdown()  # the next export starts a fresh browser
     assert _png_size(E.figure_png(_probe_figure(), scale=1)) == (300, 200)
@@ -48,6 +50,7 @@ def test_png_defaults_to_the_layout_size_and_survives_a_restart():
 
 
 @needs_browser
+@pytest.mark.browser  # kaleido drives Debian's Chromium
 def test_concurrent_exports_are_serialised():
     results: list[bytes] = []
 
@@ -85,11 +88,13 @@ def _broken_browser(monkeypatch, tmp_path):
         E.figure_png(_probe_figure(), width=100, height=100)
 
 
+@pytest.mark.browser  # kaleido drives Debian's Chromium
 def test_a_browser_that_cannot_start_fails_fast(monkeypatch, tmp_path):
     _broken_browser(monkeypatch, tmp_path)
 
 
 @needs_browser
+@pytest.mark.browser  # kaleido drives Debian's Chromium
 def test_export_recovers_after_a_browser_failure(monkeypatch, tmp_path):
     real = E.find_browser()
     _broken_browser(monkeypatch, tmp_path)

@@ -38,7 +38,8 @@ def test_nan_stops_the_run_cleanly_and_keeps_history():
     tr.snapshot()  # the last frame can still be drawn
 
 
-@pytest.mark.parametrize("loss,d_steps", [("nonsaturating", 1), ("wgan-gp", 5)])
+@pytest.mark.parametrize("loss,d_steps", [("nonsaturating", 1),
+                                          pytest.param("wgan-gp", 5, marks=pytest.mark.slow)])
 def test_training_moves_pg_toward_the_gaussian(loss, d_steps):
     h = _hist(RunConfig(target="gaussian", loss=loss, d_steps=d_steps, steps=600, log_every=20))
     assert h["w1"][-1] < 0.5 * h["w1"][0]

@@ -114,7 +114,7 @@ def test_minibatch_d_output_depends_on_the_rest_of_the_batch():
     assert torch.isclose(c, d, rtol=1e-6, atol=0)  # without the layer: each sample alone
 
 
-@pytest.mark.parametrize("target", ["gaussian", "ring8"])
+@pytest.mark.parametrize("target", ["gaussian", pytest.param("ring8", marks=pytest.mark.slow)])
 def test_plotted_d_is_d_inside_a_real_fake_batch(target):
     tr = Trainer(small(target=target, minibatch_disc=True, steps=30))
     tr.run()
