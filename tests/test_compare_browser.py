@@ -126,3 +126,36 @@ def test_bimodal_grid_streams_and_exports(page, streamlit_server, shots):
     full_page_screenshot(page, shots / "compare_bimodal_paused.png")
     button(page, "cmp_reset").click()
     page.get_by_text(re.compile(r"step 0 / 20000")).first.wait_for(timeout=WAIT_MS)
+
+
+def test_preset_tiles_show_whole_human_names_in_presentation_mode(page, streamlit_server):
+    """Every tile of a preset is titled with its variant's human name, whole (inside its
+    chart, not clipped) and never a raw ``name=value`` string, in presentation mode."""
+    from gandemo.i18n import t
+    from gandemo.naming import variant_names
+    from gandemo.presets import PRESETS
+
+    preset = PRESETS["lipschitz-tools"]
+    names = variant_names(preset.configs(), "en", preset.names)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    open_compare(page, streamlit_server, "")
+    page.locator(".st-key-cmp_preset").click(timeout=WAIT_MS)
+    page.get_by_role("option", name=t("preset.lipschitz-tools.title")).first.click()
+    wait_for_app(page, WAIT_MS)
+    page.locator(".st-key-present label").first.click(timeout=WAIT_MS)  # presentation mode
+    wait_for_app(page, WAIT_MS)
+    page.locator(".st-key-cmp_start").get_by_role("button").first.click(timeout=WAIT_MS)
+    wait_step(page, 0)
+    page.locator(".st-key-panel_cmp_tile_2 .gtitle").first.wait_for(timeout=WAIT_MS)
+    for i, name in enumerate(names):
+        title = page.locator(f".st-key-panel_cmp_tile_{i} .gtitle").first
+        text = title.text_content(timeout=WAIT_MS) or ""
+        assert text.startswith(name), (text, name)
+        assert not re.search(r"\b[a-z0-9]+_[a-z0-9_]+\s*=", text), text
+        box = title.bounding_box(timeout=WAIT_MS)
+        svg = page.locator(f".st-key-panel_cmp_tile_{i} svg.main-svg").first.bounding_box()
+        assert box and svg and box["x"] >= svg["x"] - 1, (box, svg)
+        assert box["x"] + box["width"] <= svg["x"] + svg["width"] + 1, (name, box, svg)
+        size = page.evaluate("e => parseFloat(getComputedStyle(e).fontSize)",
+                             title.element_handle())
+        assert size >= 22, size  # presentation mode: titles a back row can read

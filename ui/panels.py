@@ -420,7 +420,8 @@ def _grid_cache() -> dict:
 
 def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
           code: str) -> go.Figure:
-    """Variant ``i``'s frame panel, compact: its name and step as a coloured title."""
+    """Variant ``i``'s frame panel, compact: its name (whole, on its own line) and the step as a
+    coloured title."""
     loss = LOSSES[cfg.loss]
     style = present.style()
     fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
@@ -432,7 +433,7 @@ def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
         showlegend=False,
         title={"text": tr("cmp.tile.title", label=label, step=snap.step),
                "font": {"color": variant_text_color(i), "size": style.panel_title}},
-        margin={"t": 30 + style.panel_title, "l": 56 + 3 * grow,
+        margin={"t": 34 + 2 * style.panel_title, "l": 56 + 3 * grow,  # name, then the step
                 "r": 56 + 3 * grow if snap.dim == 1 else 16, "b": 48 + 2 * grow})
     # Eight tiles refresh together: at most TILE_GRID² D(x) cells per tile.
     for trace in fig.data:
