@@ -37,8 +37,9 @@ def _number(v: float) -> str:
 def _phrase(name: str, cfg: RunConfig, lang: str) -> str | None:
     """The words for one setting of one variant, or None when it says nothing (trick off)."""
     value = getattr(cfg, name)
-    if name == "loss":
-        return t(f"name.loss.{value}", lang)
+    if name == "loss":  # a loss without words of its own goes by its registry name
+        words = t(f"name.loss.{value}", lang)
+        return value if words == f"name.loss.{value}" else words
     if isinstance(value, bool):
         return t(f"name.{name}", lang) if value else None
     if value is None:

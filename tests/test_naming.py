@@ -66,3 +66,11 @@ def test_settings_text_lists_every_changed_setting():
     text = settings_text(cfg)
     assert set(text.splitlines()) == {"loss = hinge", "spectral_norm = True", "d_steps = 5"}
     assert settings_text(RunConfig()) == "defaults"
+
+
+def test_every_registered_loss_has_words_in_every_language():
+    from gandemo.losses import LOSSES
+
+    for lang in LANGUAGES:
+        for loss in LOSSES:
+            assert f"name.loss.{loss}" in catalog(lang), (lang, loss)
