@@ -40,6 +40,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import stop_process
 
 websockets = pytest.importorskip("websockets")
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
@@ -258,12 +259,7 @@ def server():
                 time.sleep(0.5)
         yield {"base": base, "pid": proc.pid, "log": log}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()
 
 

@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import SERVER_START_TIMEOUT_S, free_port, wait_for_app
+from conftest import SERVER_START_TIMEOUT_S, free_port, stop_process, wait_for_app
 from conftest import wait_healthy as wait_server_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,12 +163,7 @@ def test_server_makes_no_outside_connection_at_start_and_first_page_load(chromiu
             finally:
                 context.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop_process(proc)
         calls = _calls(log)
         text = server_log.read_text()
 

@@ -26,19 +26,24 @@ st.title(tr("dyn.title"))
 st.markdown(tr("dyn.intro"))
 
 # ------------------------------------------------------------------ controls
+def choice_with_param(registry: dict, kind: str, label_prefix: str, param_prefix: str,
+                      param_key: str) -> tuple[str, float | None]:
+    """A registry entry picked by name, and its own parameter's slider when it has one."""
+    name = st.selectbox(tr(f"dyn.controls.{kind}"), list(registry), key=f"dyn_{kind}",
+                        format_func=labeler(label_prefix))
+    param = registry[name].param
+    value = (param_slider(param, tr(f"{param_prefix}{name}"), f"{param_key}{name}")
+             if param else None)
+    return name, value
+
+
 c1, c2, c3 = st.columns(3)
 with c1:
-    loss = st.selectbox(tr("dyn.controls.loss"), list(Dy.LOSSES), key="dyn_loss",
-                        format_func=labeler("dyn.loss."))
-    spec = Dy.LOSSES[loss]
-    loss_param = (param_slider(spec.param, tr(f"dyn.loss_param.{loss}"), f"dyn_param_{loss}")
-                  if spec.param else None)
+    loss, loss_param = choice_with_param(Dy.LOSSES, "loss", "dyn.loss.", "dyn.loss_param.",
+                                         "dyn_param_")
 with c2:
-    reg = st.selectbox(tr("dyn.controls.reg"), list(Dy.REGULARIZERS), key="dyn_reg",
-                       format_func=labeler("dyn.reg."))
-    reg_spec = Dy.REGULARIZERS[reg]
-    strength = (param_slider(reg_spec.param, tr(f"dyn.strength.{reg}"), f"dyn_strength_{reg}")
-                if reg_spec.param else None)
+    reg, strength = choice_with_param(Dy.REGULARIZERS, "reg", "dyn.reg.", "dyn.strength.",
+                                      "dyn_strength_")
 with c3:
     eta = param_slider(Dy.Setup.ETA, tr("dyn.controls.eta"), "dyn_eta")
     k = st.slider(tr("dyn.controls.k"), 1, Dy.Setup.K_MAX, 1, key="dyn_k")
