@@ -3,7 +3,9 @@
 ``train_iters_per_s``: the default 1D run (2×64 ReLU MLPs, batch 256, Adam, ``nonsaturating``)
 through ``Trainer`` with the live-view settings (metrics every ``log_every`` steps, a snapshot
 published ``Limits.fps`` times per second), one torch thread. ``plain_iters_per_s``: the same
-networks and losses in a bare eager PyTorch loop, measured in the same process, for the ratio.
+networks and losses in the leanest eager PyTorch loop a user would write (``nn.Sequential``,
+``torch.optim.Adam``, one generator forward per step reused for the D and the G update, as
+PyTorch's DCGAN example), measured in the same process, for the ratio.
 ``compare_model_iters_per_s``: 8 variants of that run trained side by side by the stacked
 ``Comparison`` engine (model-iterations/s): 4 losses (nonsaturating, minimax, hinge, lsgan) × 2
 discriminator learning rates, same k, as a loss comparison on the Compare page. The machine may be
@@ -20,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from .config import RunConfig
-from .nets import Discriminator, Generator
 from .runner import Limits
 from .targets import get_target
 from .trainer import Trainer
@@ -42,12 +43,20 @@ def _timed(step, seconds: float, warmup: int = 30) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def _mlp(sizes: list[int]) -> torch.nn.Sequential:
+    layers: list[torch.nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
 def plain_loop_step(cfg: RunConfig):
-    """A bare non-saturating GAN step (no logging, no metrics): the reference eager loop."""
+    """The lean reference loop: a non-saturating GAN step with one G forward (no logging, no
+    metrics, no snapshots)."""
     target = get_target(cfg.target)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    G = Generator(cfg.noise_dim, target.dim, cfg.g_width, cfg.g_depth, cfg.activation, gen)
-    D = Discriminator(target.dim, cfg.d_width, cfg.d_depth, cfg.activation, gen)
+    torch.manual_seed(cfg.seed)
+    G = _mlp([cfg.noise_dim] + [cfg.g_width] * cfg.g_depth + [target.dim])
+    D = _mlp([target.dim] + [cfg.d_width] * cfg.d_depth + [1])
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     rng = np.random.default_rng(cfg.seed)
@@ -55,12 +64,12 @@ def plain_loop_step(cfg: RunConfig):
 
     def step():
         x_r = torch.from_numpy(target.sample(rng, B))
-        x_f = G(torch.randn(B, cfg.noise_dim)).detach()
-        d_loss = F.softplus(-D(x_r)).mean() + F.softplus(D(x_f)).mean()
+        x_f = G(torch.randn(B, cfg.noise_dim))
+        d_loss = F.softplus(-D(x_r)).mean() + F.softplus(D(x_f.detach())).mean()
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
-        g_loss = F.softplus(-D(G(torch.randn(B, cfg.noise_dim)))).mean()
+        g_loss = F.softplus(-D(x_f)).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()

@@ -1,9 +1,11 @@
 """GAN objectives: a registry from loss name to the D and G objectives, plus the penalties.
 
 Conventions (see ``/work/shared/reference/losses.md``): ``l = D(x)`` is the raw logit / critic
-output (no sigmoid inside D), shape ``(B,)``; ``σ`` is the logistic sigmoid;
+output (no sigmoid inside D), shape ``(..., B)``: a batch of B logits, or one row of B per
+variant when several variants train side by side; ``σ`` is the logistic sigmoid;
 ``softplus(t) = log(1 + eᵗ)``, so ``−log σ(l) = softplus(−l)`` and ``−log(1 − σ(l)) = softplus(l)``.
-``log`` is natural. Every expectation is a batch mean and every objective is *minimised*.
+``log`` is natural. Every expectation is a batch mean over the last axis (``mean(-1)``), so an
+objective of (K, B) logits is K objectives, one per row; every objective is *minimised*.
 All BCE terms are written with softplus, never ``log(sigmoid(·))``.
 
 ``real_label`` α is the target of real samples (1.0, or e.g. 0.9 for one-sided label smoothing).
@@ -206,7 +208,7 @@ def _bce_real(l_r: Tensor, real_label: float) -> Tensor:
     loss = real_label * F.softplus(-l_r)
     if real_label != 1.0:
         loss = loss + (1.0 - real_label) * F.softplus(l_r)
-    return loss.mean()
+    return loss.mean(-1)
 
 
 def _bce_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
@@ -214,45 +216,45 @@ def _bce_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
 
     With α = real_label < 1 the real term is E[α·softplus(−l_r) + (1−α)·softplus(l_r)].
     """
-    return _bce_real(l_r, real_label) + F.softplus(l_f).mean()
+    return _bce_real(l_r, real_label) + F.softplus(l_f).mean(-1)
 
 
 def _minimax_g(l_f: Tensor, l_r: Tensor | None) -> Tensor:
     """L_G = −E softplus(l_f) = E log(1 − σ(l_f)) (saturating). ∂L_G/∂l_i = −σ(l_i)/B.
 
     ``l_r`` is unused."""
-    return -F.softplus(l_f).mean()
+    return -F.softplus(l_f).mean(-1)
 
 
 def _nonsaturating_g(l_f: Tensor, l_r: Tensor | None) -> Tensor:
     """L_G = E softplus(−l_f) = −E log σ(l_f). ∂L_G/∂l_i = −(1 − σ(l_i))/B. ``l_r`` is unused."""
-    return F.softplus(-l_f).mean()
+    return F.softplus(-l_f).mean(-1)
 
 
 def _wasserstein_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
     """L_D = E l_f − E l_r (critic). ``real_label`` is ignored; Lipschitz control (clipping or
     gradient penalty) is added by the trainer."""
-    return l_f.mean() - l_r.mean()
+    return l_f.mean(-1) - l_r.mean(-1)
 
 
 def _critic_g(l_f: Tensor, l_r: Tensor | None) -> Tensor:
     """L_G = −E l_f (WGAN, WGAN-GP, hinge). ∂L_G/∂l_i = −1/B. ``l_r`` is unused."""
-    return -l_f.mean()
+    return -l_f.mean(-1)
 
 
 def _hinge_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
     """L_D = E relu(1 − l_r) + E relu(1 + l_f). ``real_label`` is ignored."""
-    return F.relu(1.0 - l_r).mean() + F.relu(1.0 + l_f).mean()
+    return F.relu(1.0 - l_r).mean(-1) + F.relu(1.0 + l_f).mean(-1)
 
 
 def _lsgan_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
     """L_D = ½E(l_r − b)² + ½E(l_f − a)² with (a, b) = (0, α), α = real_label (1 by default)."""
-    return 0.5 * ((l_r - real_label) ** 2).mean() + 0.5 * (l_f**2).mean()
+    return 0.5 * ((l_r - real_label) ** 2).mean(-1) + 0.5 * (l_f**2).mean(-1)
 
 
 def _lsgan_g(l_f: Tensor, l_r: Tensor | None) -> Tensor:
     """L_G = ½E(l_f − c)² with c = 1. ``l_r`` is unused."""
-    return 0.5 * ((l_f - 1.0) ** 2).mean()
+    return 0.5 * ((l_f - 1.0) ** 2).mean(-1)
 
 
 def _ragan_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
@@ -260,12 +262,14 @@ def _ragan_d(l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
 
     Batch means are differentiated (nothing detached). No ½ factor (the author's code averages
     the two terms). With α = real_label < 1 the real term is BCE against target α."""
-    return _bce_real(l_r - l_f.mean(), real_label) + F.softplus(l_f - l_r.mean()).mean()
+    mean_r, mean_f = l_r.mean(-1, keepdim=True), l_f.mean(-1, keepdim=True)
+    return _bce_real(l_r - mean_f, real_label) + F.softplus(l_f - mean_r).mean(-1)
 
 
-def _ragan_g(l_f: Tensor, l_r: Tensor) -> Tensor:
+def _ragan_g(l_f: Tensor, l_r: Tensor | None) -> Tensor:
     """RaSGAN mirror: L_G = E_f softplus(−(l_f − E l_r)) + E_r softplus(l_r − E l_f) (no ½)."""
-    return F.softplus(-(l_f - l_r.mean())).mean() + F.softplus(l_r - l_f.mean()).mean()
+    mean_r, mean_f = l_r.mean(-1, keepdim=True), l_f.mean(-1, keepdim=True)
+    return F.softplus(-(l_f - mean_r)).mean(-1) + F.softplus(l_r - mean_f).mean(-1)
 
 
 def _fgan_d(fdiv: FDivergence, l_r: Tensor, l_f: Tensor, real_label: float = 1.0) -> Tensor:
@@ -276,9 +280,9 @@ def _fgan_d(fdiv: FDivergence, l_r: Tensor, l_f: Tensor, real_label: float = 1.0
     GAN row reproduces exactly): real term −α·E_r T(v_r) + (1−α)·E_r f*(T(v_r)), optimum
     T* = f'(α p_r / ((1−α) p_r + p_g)).
     """
-    loss = -real_label * fdiv.activation(l_r).mean() + fdiv.conjugate_activation(l_f).mean()
+    loss = -real_label * fdiv.activation(l_r).mean(-1) + fdiv.conjugate_activation(l_f).mean(-1)
     if real_label != 1.0:
-        loss = loss + (1.0 - real_label) * fdiv.conjugate_activation(l_r).mean()
+        loss = loss + (1.0 - real_label) * fdiv.conjugate_activation(l_r).mean(-1)
     return loss
 
 
@@ -286,7 +290,7 @@ def _fgan_g(fdiv: FDivergence, l_f: Tensor, l_r: Tensor | None) -> Tensor:
     """f-GAN generator, the paper's practical non-saturating trick: L_G = −E_f g_f(v_f).
 
     The saturating alternative would minimise −E_f f*(g_f(v_f)). ``l_r`` is unused."""
-    return -fdiv.activation(l_f).mean()
+    return -fdiv.activation(l_f).mean(-1)
 
 
 def _identity(t: Tensor) -> Tensor:
@@ -443,14 +447,15 @@ def get_loss(name: str) -> Loss:
 
 
 def _input_grads(d: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Per-sample ∇ₓD(x), flattened to shape (B, -1), with the graph kept for double backprop.
+    """Per-sample ∇ₓD(x) for points x of shape (..., B, dim), same shape, with the graph kept for
+    double backprop.
 
     Row i is ∇_{x_i} Σ_j d(x)_j, which is ∂d(x_i)/∂x_i only if d(x)_j does not depend on x_i for
     j ≠ i. A critic that couples the batch (minibatch discrimination) must be passed with the other
-    members held fixed (``Discriminator.forward(x, hold_others=True)``, as the trainer does)."""
+    members held fixed (``hold_others=True``, as the engine does)."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
-    return grad.reshape(x.shape[0], -1)
+    return grad
 
 
 def gradient_penalty(
@@ -458,20 +463,21 @@ def gradient_penalty(
     real: Tensor,
     fake: Tensor,
     generator: torch.Generator | None = None,
+    eps: Tensor | None = None,
 ) -> Tensor:
-    """WGAN-GP penalty E_x̂ (‖∇_x̂ D(x̂)‖₂ − 1)², not multiplied by λ.
+    """WGAN-GP penalty E_x̂ (‖∇_x̂ D(x̂)‖₂ − 1)², not multiplied by λ, for batches (..., B, dim).
 
-    x̂ = ε·x_r + (1−ε)·x_f with ε ~ U[0, 1] drawn per sample (shape (B, 1) for (B, d) data) from
-    ``generator``; the norm is taken per sample over the flattened gradient. Inputs are detached,
-    so the penalty only depends on D's parameters.
+    x̂ = ε·x_r + (1−ε)·x_f with ε ~ U[0, 1] per sample: ``eps`` (shape (..., B, 1)) or drawn from
+    ``generator``; the norm is taken per sample. Inputs are detached, so the penalty only
+    depends on D's parameters.
     """
-    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(eps_shape, generator=generator, dtype=real.dtype, device=real.device)
+    if eps is None:
+        eps = torch.rand(real.shape[:-1] + (1,), generator=generator, dtype=real.dtype)
     x_hat = eps * real.detach() + (1.0 - eps) * fake.detach()
-    norms = _input_grads(d, x_hat).norm(2, dim=1)
-    return ((norms - 1.0) ** 2).mean()
+    norms = _input_grads(d, x_hat).norm(2, dim=-1)
+    return ((norms - 1.0) ** 2).mean(-1)
 
 
 def r1_penalty(d: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     """R1 penalty E_{x~p_r} ‖∇ₓD(x)‖₂², not multiplied by γ/2 (the caller does)."""
-    return (_input_grads(d, real) ** 2).sum(dim=1).mean()
+    return (_input_grads(d, real) ** 2).sum(-1).mean(-1)

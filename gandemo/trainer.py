@@ -1,5 +1,7 @@
-"""The training loop: deterministic for a given RunConfig (seed included), step-able, measured.
+"""One run: its book-keeping (history, divergence, lone moves) and what is shown of it.
 
+The training itself is ``engine.Stack`` (one code path for one or K variants): a ``Trainer``
+owns a stack of one, or is attached to row ``row`` of a shared stack by ``compare.Comparison``.
 One ``step()`` = k discriminator updates then one generator update; ``step_d()`` / ``step_g()``
 make one update of one player alone (lone moves, not iterations: see ``lone_move``). Every
 ``log_every`` steps a row of scalars (interval means of losses and gradient norms, plus
@@ -13,100 +15,44 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.func import functional_call
 
 from . import metrics as M
 from .config import RunConfig
-from .losses import get_loss, gradient_penalty, r1_penalty
-from .nets import Discriminator, Generator
+from .engine import STEP_VALUES, Stack
+from .nets import sample_noise
 from .snapshot import History, Snapshot
-from .targets import get_target
 
 DISPLAY_SAMPLES = 300  # samples drawn in a frame
 GRID_POINTS = {1: 400, 2: 64}  # grid per axis for densities and D(x)
 DSTAR_MIN_MASS = 1e-3  # D* = p_r/(p_r+p_g) is drawn only where p_r+p_g > this share of its max
-RMSPROP_ALPHA = 0.99  # RMSProp's decay of E[g²], as in the WGAN paper's code (torch's default)
-# What one iteration reports to ``record_step``, in this order (history columns of these names).
-STEP_VALUES = ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm", "x_grad_norm", "d_penalty",
-               "g_penalty")
 PLAYERS = ("d", "g")  # lone moves: one update of D alone, one update of G alone
 # History columns of a run that made lone moves: the lone D / G updates made before each row.
 MOVE_COLUMNS = ("d_moves", "g_moves")
 
 
-def make_optimizer(name: str, params, lr: float, beta1: float, beta2: float):
-    """Adam(lr, (β₁, β₂)); RMSProp(lr, α = 0.99) (β's unused); SGD(lr, momentum β₁)."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=RMSPROP_ALPHA)
-    return torch.optim.SGD(params, lr=lr, momentum=beta1)
-
-
-def grad_norm(params) -> float:
-    """‖∇θ‖₂ over all parameters that have a gradient."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return 0.0
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
-
-
-class RunningAverage:
-    """θ̄_t = (1/t)·Σ θ_i, for historical averaging: penalty ‖θ − θ̄‖²."""
-
-    def __init__(self, module: torch.nn.Module):
-        self.params = [p for p in module.parameters()]
-        self.avg = [p.detach().clone() for p in self.params]
-        self.t = 1
-
-    def penalty(self) -> Tensor:
-        return sum(((p - a) ** 2).sum() for p, a in zip(self.params, self.avg))
-
-    @torch.no_grad()
-    def update(self) -> None:
-        self.t += 1
-        for p, a in zip(self.params, self.avg):
-            a.add_((p - a) / self.t)
-
-
 class Trainer:
-    """Owns G, D, their optimizers and the data streams of one run."""
+    """One variant: its history and display; its networks are row ``row`` of ``stack``."""
 
-    def __init__(self, cfg: RunConfig):
+    def __init__(self, cfg: RunConfig, stack: Stack | None = None, row: int = 0):
         self.cfg = cfg
-        self.target = get_target(cfg.target)
-        self.loss = get_loss(cfg.loss)
-        self.clip, self.gp = cfg.effective_clip(), cfg.effective_gp()
+        self.stack, self.row = (stack, row) if stack is not None else (Stack([cfg]), 0)
+        self.target = self.stack.targets[self.row]
+        self.loss = self.stack.losses[self.row]
         self.real_label = 1.0 - cfg.label_smoothing
         dim = self.target.dim
-        g_gen = torch.Generator().manual_seed(cfg.seed)  # G's init depends on the seed only
-        self.G = Generator(cfg.noise_dim, dim, cfg.g_width, cfg.g_depth, cfg.activation, g_gen,
-                           vbn=cfg.vbn, noise=cfg.noise)
-        d_gen = torch.Generator().manual_seed(cfg.seed + 1)
-        self.D = Discriminator(dim, cfg.d_width, cfg.d_depth, cfg.activation, d_gen,
-                               spectral_norm=cfg.spectral_norm, minibatch=cfg.minibatch_disc)
-        self.noise_gen = torch.Generator().manual_seed(cfg.seed + 2)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.opt_g = make_optimizer(cfg.opt_g, self.G.parameters(), cfg.lr_g, cfg.beta1, cfg.beta2)
-        self.opt_d = make_optimizer(cfg.opt_d, self.D.parameters(), cfg.lr_d, cfg.beta1, cfg.beta2)
-        self.d_params = list(self.D.parameters())
-        self.g_params = list(self.G.parameters())
-        self.avg_g = RunningAverage(self.G) if cfg.historical_avg else None
-        self.avg_d = RunningAverage(self.D) if cfg.historical_avg else None
         # fixed evaluation data: the same z and real samples at every measurement
         eval_gen = torch.Generator().manual_seed(cfg.seed + 3)
-        self.z_eval = self.G.sample_noise(cfg.eval_samples, eval_gen)
+        self.z_eval = sample_noise(cfg.noise, cfg.eval_samples, cfg.noise_dim, eval_gen)
         self.real_eval = self.target.sample(np.random.default_rng(cfg.seed + 3), cfg.eval_samples)
         # minibatch discrimination: the displayed D(x) scores x inside a batch of B − 1 fixed fakes
         self.z_context = None
         if cfg.minibatch_disc:
             ctx_gen = torch.Generator().manual_seed(cfg.seed + 4)
-            self.z_context = self.G.sample_noise(cfg.batch - 1, ctx_gen)
+            self.z_context = sample_noise(cfg.noise, cfg.batch - 1, cfg.noise_dim, ctx_gen)
         self.axes = self.target.grid(GRID_POINTS[dim])
         self.area = M.cell_area(self.axes)
         self.p_r = self.target.density_on_grid(self.axes)
@@ -132,146 +78,23 @@ class Trainer:
             return f"diverged at step {self.diverged_at}"
         return "finished" if self.done else "ready"
 
-    def instance_sigma(self) -> float:
-        """σ_t = σ₀·max(0, 1 − t/T) when annealing over T steps, else σ₀."""
-        s0, T = self.cfg.instance_noise, self.cfg.noise_anneal
-        return s0 * max(0.0, 1.0 - self.step_count / T) if T else s0
+    def generate(self, z: Tensor) -> Tensor:
+        """G(z) for noise z (N, noise_dim), no graph."""
+        return self.stack.generate(self.row, z)
+
+    def critic(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """Raw D(x) logits (N,) of points (N, dim), no graph (``context``: see Stack.critic)."""
+        return self.stack.critic(self.row, x, context)
 
     # --- one iteration ----------------------------------------------------------------------
-    def _real(self, n: int) -> Tensor:
-        return torch.from_numpy(self.target.sample(self.rng, n))
-
-    def _noisy(self, x: Tensor, sigma: float) -> Tensor:
-        return x + sigma * torch.randn(x.shape, generator=self.noise_gen) if sigma else x
-
-    def _d_objective(self, d, x_r: Tensor, x_f: Tensor) -> tuple[Tensor, Tensor, float]:
-        """(L_D + penalties, plain L_D, the penalties λ·GP + (γ/2)·R1 as a number) for critic
-        ``d`` on (already noised) real and fake batches. The penalties use per-sample input
-        gradients ∂D(x_i)/∂x_i (minibatch discrimination: the rest of the batch held fixed)."""
-        plain = total = self.loss.d_loss(d(x_r), d(x_f), self.real_label)
-        d_i = (lambda x: d(x, hold_others=True)) if self.cfg.minibatch_disc else d
-        penalty = 0.0
-        if self.gp:
-            term = self.gp * gradient_penalty(d_i, x_r, x_f, self.noise_gen)
-            total, penalty = total + term, penalty + term.item()
-        if self.cfg.r1_gamma:
-            term = 0.5 * self.cfg.r1_gamma * r1_penalty(d_i, x_r)
-            total, penalty = total + term, penalty + term.item()
-        return total, plain, penalty
-
-    @torch.no_grad()
-    def _clip_d(self) -> None:
-        """Weight clipping: every D parameter into [−c, c]."""
-        torch._foreach_clamp_min_(self.d_params, -self.clip)
-        torch._foreach_clamp_max_(self.d_params, self.clip)
-
-    def _d_step(self, sigma: float) -> tuple[float, float, float]:
-        """One D update. Returns (plain L_D, penalties added to it, ‖∇θ_D‖). Weight clipping
-        clamps before the critic pass (as the WGAN code: the first pass and a frozen D are
-        clipped too) and after the update (so G's pass and the display see a clipped critic)."""
-        B = self.cfg.batch
-        if self.clip:
-            self._clip_d()
-        with torch.no_grad():
-            x_f = self.G(self.G.sample_noise(B, self.noise_gen))
-        x_r = self._noisy(self._real(B), sigma)
-        x_f = self._noisy(x_f, sigma)
-        total, plain, penalty = self._d_objective(self.D, x_r, x_f)
-        if self.avg_d is not None:
-            term = self.cfg.historical_avg * self.avg_d.penalty()
-            total, penalty = total + term, penalty + term.item()
-        self.opt_d.zero_grad(set_to_none=True)
-        total.backward()
-        norm = grad_norm(self.d_params)
-        if self.cfg.lr_d > 0:
-            self.opt_d.step()
-            if self.clip:
-                self._clip_d()
-            if self.avg_d is not None:
-                self.avg_d.update()
-        return plain.item(), penalty, norm
-
-    def _unrolled_critic(self, sigma: float):
-        """D after ``unrolled`` differentiable SGD steps (size unroll_lr) on fresh batches, so the
-        generator's gradient sees how D would react (Metz et al. 2017, SGD variant)."""
-        B = self.cfg.batch
-        theta = {n: p.detach().requires_grad_() for n, p in self.D.named_parameters()}
-        for _ in range(self.cfg.unrolled):
-            x_f = self._noisy(self.G(self.G.sample_noise(B, self.noise_gen)), sigma)
-            x_r = self._noisy(self._real(B), sigma)
-            loss = self._d_objective(self._critic_at(theta), x_r, x_f)[0]
-            grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True)
-            theta = {n: t - self.cfg.unroll_lr * g for (n, t), g in zip(theta.items(), grads)}
-        return self._critic_at(theta)
-
-    def _critic_at(self, theta: dict[str, Tensor]):
-        """D as a function of x (and D.forward's options) with parameters ``theta``."""
-        return lambda x, **options: functional_call(self.D, theta, (x,), options)
-
-    def _g_objective(self, x_f: Tensor, sigma: float, critic=None,
-                     real: Tensor | None = None) -> Tensor:
-        """L_G at the fakes x_f (instance noise σ); feature matching: ‖E f(x_r) − E f(x_f)‖² on
-        D's last layer. Real samples, where needed, are ``real`` or a fresh training batch."""
-        d = critic or self.D
-
-        def real_batch() -> Tensor:
-            return self._noisy(self._real(len(x_f)) if real is None else real, sigma)
-
-        x_in = self._noisy(x_f, sigma)
-        if self.cfg.feature_matching:
-            with torch.no_grad():
-                f_r = self.D.features(real_batch()).mean(0)
-            return ((self.D.features(x_in).mean(0) - f_r) ** 2).sum()
-        l_r = d(real_batch()) if self.loss.g_uses_real else None
-        return self.loss.g_loss(d(x_in), l_r)
-
-    def _g_step(self, sigma: float) -> tuple[float, float, float, float]:
-        """One G update. Returns (plain L_G, historical-averaging penalty added to it, ‖∇θ_G‖,
-        B·mean ‖∇ₓL_G‖ at the fakes)."""
-        B = self.cfg.batch
-        penalty = 0.0
-        for p in self.d_params:
-            p.requires_grad_(False)
-        try:
-            critic = self._unrolled_critic(sigma) if self.cfg.unrolled else None
-            x_f = self.G(self.G.sample_noise(B, self.noise_gen))
-            x_f.retain_grad()
-            loss = total = self._g_objective(x_f, sigma, critic)
-            if self.avg_g is not None:
-                term = self.cfg.historical_avg * self.avg_g.penalty()
-                total, penalty = total + term, term.item()
-            self.opt_g.zero_grad(set_to_none=True)
-            total.backward()
-        finally:
-            for p in self.d_params:
-                p.requires_grad_(True)
-        norm = grad_norm(self.g_params)
-        x_norm = float(x_f.grad.norm(dim=1).mean()) * B if x_f.grad is not None else 0.0
-        if self.cfg.lr_g > 0:
-            self.opt_g.step()
-            if self.avg_g is not None:
-                self.avg_g.update()
-        return loss.item(), penalty, norm, x_norm
-
     def step(self) -> dict[str, float] | None:
-        """One iteration (k D steps, one G step). Returns the history row if one was logged."""
+        """One iteration (k D steps, one G step) of a run that owns its stack. Returns the
+        history row if one was logged."""
         if self.done:
             return None
         t0 = time.perf_counter()
-        sigma = self.instance_sigma()
-        d_loss = d_pen = d_norm = math.nan
-        for _ in range(self.cfg.d_steps):
-            d_loss, d_pen, d_norm = self._d_step(sigma)
-            if not math.isfinite(d_loss + d_pen + d_norm):
-                break
-        if math.isfinite(d_loss + d_pen + d_norm):
-            g_loss, g_pen, g_norm, x_norm = self._g_step(sigma)
-        else:
-            g_loss = g_pen = g_norm = x_norm = math.nan
-        values = dict(d_loss=d_loss, g_loss=g_loss, g_grad_norm=g_norm, d_grad_norm=d_norm,
-                      x_grad_norm=x_norm, d_penalty=d_pen, g_penalty=g_pen)
-        return self.record_step(np.array([values[c] for c in STEP_VALUES]),
-                                time.perf_counter() - t0)
+        values = self.stack.step()[self.row]
+        return self.record_step(values, time.perf_counter() - t0)
 
     def step_d(self) -> dict[str, float | str] | None:
         """One discriminator update alone, G frozen (see ``lone_move``)."""
@@ -296,9 +119,7 @@ class Trainer:
         if self.done:
             return None
         t0 = time.perf_counter()
-        sigma = self.instance_sigma()
-        loss, penalty, norm = (self._d_step(sigma) if player == "d"
-                               else self._g_step(sigma)[:3])
+        loss, penalty, norm = self.stack.lone_move(player)
         self._wall += time.perf_counter() - t0
         if not any(self.lone_moves.values()):
             for c in MOVE_COLUMNS:
@@ -314,7 +135,7 @@ class Trainer:
         """Book-keeping after one iteration: count it, add ``seconds`` of training time, stop on
         non-finite ``values`` (one per name in STEP_VALUES) and log a row every
         ``log_every`` steps. ``step()`` ends with it; ``compare.Comparison`` calls it for the
-        variants it trains stacked. Returns the history row if one was logged."""
+        variants of a shared stack. Returns the history row if one was logged."""
         self.step_count += 1
         self._wall += seconds
         if not np.all(np.isfinite(values)):
@@ -357,7 +178,7 @@ class Trainer:
         densities p_r, p_g; cached per step. W1 is left to ``measure`` (exact OT in 2D costs
         tens of ms, which a snapshot does not need)."""
         if self._eval_cache is None or self._eval_cache[0] != self.step_count:
-            fake = self.G(self.z_eval).numpy()
+            fake = self.generate(self.z_eval).numpy()
             div = (M.divergences(self.target, fake, axes=self.axes, densities=True, w1=False)
                    if np.all(np.isfinite(fake)) else {})
             self._eval_cache = (self.step_count, fake, div)
@@ -401,44 +222,22 @@ class Trainer:
             js=float(div.get("js", np.nan)),
         )
 
-    @contextmanager
-    def _evaluating(self):
-        """For display only: G and D in eval mode (spectral norm then uses its stored power-
-        iteration vectors instead of advancing them) and D's parameters out of autograd; the
-        training modes are restored after. Draws nothing from the training streams."""
-        modes = self.G.training, self.D.training
-        self.G.eval()
-        self.D.eval()
-        for p in self.d_params:
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p in self.d_params:
-                p.requires_grad_(True)
-            self.G.train(modes[0])
-            self.D.train(modes[1])
-
-    @torch.no_grad()
     def _d_on_grid(self) -> np.ndarray:
         """The displayed D(x) = output(D(x)) at every grid point, flat. With minibatch
         discrimination each point x is scored as a member of a batch of fakes, {x} ∪ G(z_context)
         (B − 1 fixed evaluation draws), as D scores a generated sample in training; chunked, so
-        time and memory grow with grid size × B, not grid size²."""
-        with self._evaluating():
-            context = None if self.z_context is None else self.G(self.z_context)
-            return self.loss.output(self.D(self.grid_points, context=context)).numpy()
+        time and memory grow with grid size × B, not grid size². Spectral norm uses its stored
+        power-iteration vectors (nothing advances, nothing is drawn from the training streams)."""
+        context = None if self.z_context is None else self.generate(self.z_context)
+        return self.loss.output(self.critic(self.grid_points, context)).numpy()
 
     def _push(self, n: int) -> np.ndarray:
         """−∇ₓ L_G at the first n evaluation fakes (scaled by n): the direction each sample is
         pushed by the generator's loss (zero everywhere means a vanishing gradient). Real samples
         (feature matching, losses that read them) are the first n evaluation reals."""
-        with self._evaluating():
-            with torch.no_grad():
-                x = self.G(self.z_eval[:n])
-            x.requires_grad_()
-            loss = self._g_objective(x, 0.0, real=torch.from_numpy(self.real_eval[:n]))
-            (grad,) = torch.autograd.grad(loss * n, x)
+        x = self.generate(self.z_eval[:n]).requires_grad_()
+        loss = self.stack.g_objective(self.row, x, torch.from_numpy(self.real_eval[:n]))
+        (grad,) = torch.autograd.grad(loss * n, x)
         return (-grad).numpy()
 
 
