@@ -87,47 +87,101 @@ def _loss_names() -> tuple[str, ...]:
 class RunConfig:
     """A complete, validated description of one GAN run (see ``describe()`` for the help lines)."""
 
-    target: str = _spec("gaussian", "real distribution p_r", choices=_target_names)
-    loss: str = _spec("nonsaturating", "GAN objective (losses.py)", choices=_loss_names)
-    steps: int = _spec(2000, "generator updates in the run", 1, 200_000)
-    seed: int = _spec(0, "seed for weights, noise and data", 0, 2**31 - 1)
-    batch: int = _spec(256, "samples per batch (real and fake)", 8, 4096)
-    d_steps: int = _spec(1, "k: discriminator updates per generator update", 1, 100)
+    target: str = _spec(
+        "gaussian", "the real data G must learn to imitate; 1D targets show densities, 2D targets "
+        "show samples", choices=_target_names,
+    )
+    loss: str = _spec("nonsaturating", "how D is trained and what G minimises", choices=_loss_names)
+    steps: int = _spec(
+        2000, "generator updates in the run (each one after k D updates)", 1, 200_000,
+    )
+    seed: int = _spec(
+        0, "same seed + same settings = exactly the same run (weights, noise, data)", 0, 2**31 - 1,
+    )
+    batch: int = _spec(
+        256, "real and fake samples per update; larger = smoother gradients but slower steps",
+        8, 4096,
+    )
+    d_steps: int = _spec(
+        1, "k discriminator updates before each generator update; larger k = stronger D", 1, 100,
+    )
     g_width: int = _spec(64, "hidden units per generator layer", 2, 512)
     g_depth: int = _spec(2, "hidden layers in the generator", 1, 6)
     d_width: int = _spec(64, "hidden units per discriminator layer", 2, 512)
     d_depth: int = _spec(2, "hidden layers in the discriminator", 1, 6)
-    activation: str = _spec("relu", "hidden activation of both networks", choices=ACTIVATIONS)
-    noise: str = _spec("normal", "prior of z: N(0, I) or U(−1, 1)", choices=NOISE_PRIORS)
-    noise_dim: int = _spec(2, "dimension of z", 1, 64)
-    lr_g: float = _spec(2e-4, "generator learning rate (0 freezes G)", 0.0, 1.0)
-    lr_d: float = _spec(2e-4, "discriminator learning rate (0 freezes D)", 0.0, 1.0)
-    opt_g: str = _spec("adam", "generator optimizer", choices=OPTIMIZERS)
-    opt_d: str = _spec("adam", "discriminator optimizer", choices=OPTIMIZERS)
-    beta1: float = _spec(0.0, "Adam β₁ / SGD momentum", 0.0, 0.999)
-    beta2: float = _spec(0.9, "Adam β₂ (RMSProp uses α = 0.99, as the WGAN code)", 0.0, 0.9999)
+    activation: str = _spec(
+        "relu", "hidden nonlinearity of both networks: relu = max(0, h), leaky_relu (small slope "
+        "for h < 0), tanh, elu", choices=ACTIVATIONS,
+    )
+    noise: str = _spec(
+        "normal", "z ~ N(0, I) (normal) or z ~ U(−1, 1)ᵈ (uniform)", choices=NOISE_PRIORS,
+    )
+    noise_dim: int = _spec(2, "G maps z ∈ ℝᵈ to one sample", 1, 64)
+    lr_g: float = _spec(
+        2e-4, "step size of G's optimizer: θ_G ← θ_G − η_G·(update direction); 0 freezes G",
+        0.0, 1.0,
+    )
+    lr_d: float = _spec(
+        2e-4, "step size of D's optimizer; η_D ≠ η_G is the two-time-scale rule (TTUR); "
+        "0 freezes D", 0.0, 1.0,
+    )
+    opt_g: str = _spec("adam", "Adam, RMSProp, or SGD with momentum β₁", choices=OPTIMIZERS)
+    opt_d: str = _spec("adam", "Adam, RMSProp, or SGD with momentum β₁", choices=OPTIMIZERS)
+    beta1: float = _spec(
+        0.0, "Adam: m ← β₁·m + (1 − β₁)·g; SGD: momentum β₁; GANs often use 0.5", 0.0, 0.999,
+    )
+    beta2: float = _spec(
+        0.9, "Adam: v ← β₂·v + (1 − β₂)·g², how long the average of squared gradients remembers "
+        "(RMSProp uses α = 0.99)", 0.0, 0.9999,
+    )
     clip: float | None = _spec(
-        None, "weight clipping c on D before every critic pass and after each D step (empty: the "
-        "loss's default)", 0.0, 10.0, optional=True,
+        None, "w ← clamp(w, −c, c) before every critic pass and after each D update; empty = the "
+        "loss's default", 0.0, 10.0, optional=True,
     )
     gp_lambda: float | None = _spec(
-        None, "gradient penalty λ·E(‖∇D(x̂)‖−1)² (empty: the loss's default)", 0.0, 1000.0,
-        optional=True,
+        None, "adds λ·E(‖∇ₓD(x̂)‖ − 1)², x̂ on lines between real and fake samples; empty = the "
+        "loss's default", 0.0, 1000.0, optional=True,
     )
-    r1_gamma: float = _spec(0.0, "R1 penalty (γ/2)·E‖∇D(x_r)‖² on real data", 0.0, 1000.0)
-    spectral_norm: bool = _spec(False, "spectral normalization on every D layer: W/σ_max(W)")
-    label_smoothing: float = _spec(0.0, "one-sided: real target 1−s for D", 0.0, 0.5)
-    instance_noise: float = _spec(0.0, "σ of N(0, σ²) added to D's inputs", 0.0, 5.0)
-    noise_anneal: int = _spec(0, "steps to anneal instance noise linearly to 0 (0: constant)", 0,
+    r1_gamma: float = _spec(
+        0.0, "adds (γ/2)·E‖∇ₓD(x_r)‖² on real data: D stays flat around the data", 0.0, 1000.0,
+    )
+    spectral_norm: bool = _spec(
+        False, "every D layer uses W / σ_max(W), so each linear layer is 1-Lipschitz and, with "
+        "ReLU-like activations, so is D (not with minibatch discrimination: its similarity "
+        "features are not 1-Lipschitz even with T normalised)",
+    )
+    label_smoothing: float = _spec(
+        0.0, "D's target for real samples is 1 − s (fake samples stay 0)", 0.0, 0.5,
+    )
+    instance_noise: float = _spec(
+        0.0, "adds N(0, σ²) noise to every input of D, real and fake", 0.0, 5.0,
+    )
+    noise_anneal: int = _spec(0, "σ_t = σ·max(0, 1 − t/T); 0 keeps σ constant", 0,
                               200_000)
-    feature_matching: bool = _spec(False, "G minimises ‖E f(x_r) − E f(G(z))‖² (f: D's last layer)")
-    minibatch_disc: bool = _spec(False, "minibatch discrimination layer in D (Salimans 2016)")
-    historical_avg: float = _spec(0.0, "λ·‖θ − mean of past θ‖² added to both players", 0.0, 100.0)
-    vbn: bool = _spec(False, "virtual batch normalization in G (fixed reference batch)")
-    unrolled: int = _spec(0, "unrolled D steps seen by the G update (Metz et al. 2017)", 0, 20)
-    unroll_lr: float = _spec(0.05, "SGD step size of the unrolled D steps", 0.0, 1.0)
-    log_every: int = _spec(10, "steps between logged metric rows", 1, 10_000)
-    eval_samples: int = _spec(2000, "generator samples used for p_g and the metrics", 200, 50_000)
+    feature_matching: bool = _spec(
+        False, "G minimises ‖E f(x_r) − E f(G(z))‖², f = D's last hidden layer",
+    )
+    minibatch_disc: bool = _spec(
+        False, "D also sees how close each sample is to the rest of its batch "
+        "(Salimans et al. 2016)",
+    )
+    historical_avg: float = _spec(
+        0.0, "adds λ·‖θ − θ̄‖² to both players, θ̄ = mean of past parameters", 0.0, 100.0,
+    )
+    vbn: bool = _spec(False, "normalizes G's layers with the statistics of a fixed reference batch")
+    unrolled: int = _spec(
+        0, "G's update looks ahead through this many future D updates (Metz et al. 2017); slower",
+        0, 20,
+    )
+    unroll_lr: float = _spec(
+        0.05, "SGD step size of the look-ahead D updates: θ_D ← θ_D − η·∇L_D", 0.0, 1.0,
+    )
+    log_every: int = _spec(
+        10, "a row of losses, gradient norms and JS/KL/W1 every n steps", 1, 10_000,
+    )
+    eval_samples: int = _spec(
+        2000, "generator samples used to estimate p_g and the divergences", 200, 50_000,
+    )
     # The points of a custom target (not a knob: no widget; see userdata.py for the caps).
     data: tuple[tuple[float, ...], ...] | None = field(default=None, repr=False, metadata={
         "lo": None, "hi": None, "choices": None, "optional": True, "points": True,

@@ -378,9 +378,10 @@ class Stack:
         """(K,) L_D + penalties, plain L_D and the penalties λ·GP + (γ/2)·R1, for effective
         critic parameters ``p`` on (noised) batches (K, B, dim). The penalties use per-sample
         input gradients ∂D(x_i)/∂x_i (minibatch discrimination: the rest of the batch fixed)."""
-        B = self.B
-        logits = self.D(torch.cat([x_r, x_f], 1), p, groups=2)
-        l_r, l_f = logits[:, :B], logits[:, B:]
+        # real and fake in separate passes: a gradient that cancels exactly between them (a
+        # critic's always-active unit) then sums to exactly 0 for every K, instead of to a
+        # rounding residue that Adam would turn into whole ±lr steps, different per K
+        l_r, l_f = self.D(x_r, p), self.D(x_f, p)
         parts = [fn(l_r[a:b], l_f[a:b], label) for a, b, fn, label in self.d_runs]
         plain = total = parts[0] if len(parts) == 1 else torch.cat(parts)
         penalty = torch.zeros(self.K)
@@ -532,8 +533,8 @@ class Stack:
                 values[i, [1, 6, 2, 4]] = g_out[i]
         with torch.no_grad():
             for i, saved in held.items():
-                for net, values in zip((self.D, self.G), saved, strict=True):
-                    net.params.flat[net.params.row_mask(i)] = values
+                for net, kept in zip((self.D, self.G), saved, strict=True):
+                    net.params.flat[net.params.row_mask(i)] = kept
         self.iteration += 1
         return values
 

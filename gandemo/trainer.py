@@ -82,6 +82,12 @@ class Trainer:
         """G(z) for noise z (N, noise_dim), no graph."""
         return self.stack.generate(self.row, z)
 
+    def weights(self, net: str) -> dict[str, Tensor]:
+        """This variant's parameters of G ("g") or D ("d") by name (W0, b0, …), as views of the
+        stack's storage (no grad; writing to them changes the network)."""
+        params = (self.stack.G if net == "g" else self.stack.D).params
+        return {n: v[0] for n, v in params.rows(slice(self.row, self.row + 1)).items()}
+
     def critic(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         """Raw D(x) logits (N,) of points (N, dim), no graph (``context``: see Stack.critic)."""
         return self.stack.critic(self.row, x, context)

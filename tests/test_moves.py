@@ -27,24 +27,26 @@ def trained(steps: int = 4, **kw) -> Trainer:
     return tr
 
 
-def params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in module.named_parameters()}
+def params(net) -> torch.Tensor:
+    """A copy of every parameter of one stacked network (``stack.G`` or ``stack.D``)."""
+    return net.params.flat.detach().clone()
+
+
+def d_state(tr: Trainer) -> dict[str, torch.Tensor]:
+    """D's parameters and spectral norm's power-iteration vectors u, v (copies)."""
+    sn = tr.stack.D.sn
+    return {"flat": params(tr.stack.D), **{f"u.{n}": sn.u[n].clone() for n in sn.names},
+            **{f"v.{n}": sn.v[n].clone() for n in sn.names}}
 
 
 def same_tensors(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def opt_state(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
-    """Every tensor of an optimizer's state (Adam: step, exp_avg, exp_avg_sq per parameter)."""
-    out = []
-    for state in copy.deepcopy(opt.state_dict())["state"].values():
-        out += [torch.as_tensor(v) for _, v in sorted(state.items())]
-    return out
-
-
-def same_state(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+def opt_state(opt) -> dict[str, torch.Tensor]:
+    """Every entry of a stacked optimizer's state (step count t; Adam m, v; RMSProp sq; SGD
+    buf) as tensors (copies)."""
+    return {k: torch.as_tensor(copy.deepcopy(v)) for k, v in opt.state.items()}
 
 
 CASES = [dict(), dict(loss="wgan", clip=0.05, opt_d="rmsprop", opt_g="rmsprop"),
@@ -54,27 +56,39 @@ CASES = [dict(), dict(loss="wgan", clip=0.05, opt_d="rmsprop", opt_g="rmsprop"),
 @pytest.mark.parametrize("kw", CASES, ids=["default", "wgan-clip", "spectral", "2d"])
 def test_a_d_step_changes_only_d(kw):
     tr = trained(**kw)
-    g0, d0 = params(tr.G), params(tr.D)
-    og0, od0 = opt_state(tr.opt_g), opt_state(tr.opt_d)
+    stack = tr.stack
+    g0, d0 = params(stack.G), d_state(tr)
+    og0, od0 = opt_state(stack.opt_g), opt_state(stack.opt_d)
+    streams0 = [st.gen.get_state() for st in stack.streams]
     move = tr.step_d()
     assert move["player"] == "d" and np.isfinite(move["loss"])
-    assert same_tensors(params(tr.G), g0), "G's parameters must be bit-identical"
-    assert same_state(opt_state(tr.opt_g), og0), "G's optimizer state must not move"
-    assert not same_tensors(params(tr.D), d0), "D's parameters must change"
-    assert not same_state(opt_state(tr.opt_d), od0), "D's optimizer state must advance"
+    assert torch.equal(params(stack.G), g0), "G's parameters must be bit-identical"
+    assert same_tensors(opt_state(stack.opt_g), og0), "G's optimizer state must not move"
+    d1 = d_state(tr)
+    assert not torch.equal(d1["flat"], d0["flat"]), "D's parameters must change"
+    assert not same_tensors(opt_state(stack.opt_d), od0), "D's optimizer state must advance"
+    assert opt_state(stack.opt_d)["t"] == od0["t"] + 1
+    if kw.get("spectral_norm"):  # one D update: one power-iteration step
+        assert any(not torch.equal(d1[k], d0[k]) for k in d0 if k != "flat")
+    assert stack.iteration == 4 and tr.step_count == 4  # a lone move is not an iteration
+    assert not all(torch.equal(st.gen.get_state(), s0)  # fresh batches were drawn
+                   for st, s0 in zip(stack.streams, streams0, strict=True))
 
 
 @pytest.mark.parametrize("kw", CASES, ids=["default", "wgan-clip", "spectral", "2d"])
 def test_a_g_step_changes_only_g(kw):
     tr = trained(**kw)
-    g0, d0 = params(tr.G), params(tr.D)
-    og0, od0 = opt_state(tr.opt_g), opt_state(tr.opt_d)
+    stack = tr.stack
+    g0, d0 = params(stack.G), d_state(tr)
+    og0, od0 = opt_state(stack.opt_g), opt_state(stack.opt_d)
     move = tr.step_g()
     assert move["player"] == "g" and np.isfinite(move["loss"])
-    assert same_tensors(params(tr.D), d0), "D's parameters must be bit-identical"
-    assert same_state(opt_state(tr.opt_d), od0), "D's optimizer state must not move"
-    assert not same_tensors(params(tr.G), g0), "G's parameters must change"
-    assert not same_state(opt_state(tr.opt_g), og0), "G's optimizer state must advance"
+    assert same_tensors(d_state(tr), d0), "D's parameters (and spectral norm's u, v) must stay"
+    assert same_tensors(opt_state(stack.opt_d), od0), "D's optimizer state must not move"
+    assert not torch.equal(params(stack.G), g0), "G's parameters must change"
+    assert not same_tensors(opt_state(stack.opt_g), og0), "G's optimizer state must advance"
+    assert opt_state(stack.opt_g)["t"] == og0["t"] + 1
+    assert stack.iteration == 4 and tr.step_count == 4
 
 
 def test_d_steps_with_a_frozen_g_move_d_toward_d_star():
@@ -119,8 +133,8 @@ def test_the_frame_after_a_lone_move_shows_the_new_networks():
 def test_a_lone_move_on_a_finished_run_does_nothing_and_a_bad_player_is_named():
     tr = Trainer(RunConfig(**{**SMALL, "steps": 2}))
     tr.run()
-    g0 = params(tr.G)
-    assert tr.step_g() is None and same_tensors(params(tr.G), g0)
+    g0 = params(tr.stack.G)
+    assert tr.step_g() is None and torch.equal(params(tr.stack.G), g0)
     with pytest.raises(ValueError, match="player"):
         Trainer(RunConfig(**SMALL)).lone_move("both")
 
@@ -181,12 +195,12 @@ def test_the_scheduler_steps_one_player_of_a_paused_run():
         run = sched.create(RunConfig(**SMALL))
         sched.step_once(run)
         before = run.latest()
-        g0 = params(run.trainer.G)
+        g0 = params(run.trainer.stack.G)
         assert sched.step_once(run, "d") == 1 and run.state == PAUSED
         after = run.latest()
         assert after is not before and after.step == 1
         assert not np.array_equal(after.d_out, before.d_out)
-        assert same_tensors(params(run.trainer.G), g0)
+        assert torch.equal(params(run.trainer.stack.G), g0)
         sched.step_once(run, "g")
         assert run.trainer.lone_moves == {"d": 1, "g": 1}
         comparison = sched.create_comparison([RunConfig(**SMALL)] * 2)

@@ -48,9 +48,9 @@ def test_training_moves_pg_toward_the_gaussian(loss, d_steps):
 
 def test_frozen_generator_is_measured_but_not_moved():
     tr = Trainer(RunConfig(target="gaussian", loss="minimax", lr_g=0.0, steps=30, log_every=10))
-    before = [p.detach().clone() for p in tr.G.parameters()]
+    before = {n: w.clone() for n, w in tr.weights("g").items()}
     tr.run()
-    assert all(torch.equal(a, b) for a, b in zip(before, tr.G.parameters()))
+    assert all(torch.equal(w, before[n]) for n, w in tr.weights("g").items())
     assert (tr.history.as_arrays()["g_grad_norm"] > 0).all()
 
 
@@ -99,35 +99,39 @@ def test_every_trick_trains_and_stays_finite(tricks):
 
 def test_spectral_norm_keeps_sigma_max_near_one():
     tr = train(RunConfig(target="bimodal", steps=50, spectral_norm=True, log_every=50))
-    for layer in tr.D.linears():
-        sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
-        assert sigma == pytest.approx(1.0, abs=0.15)  # one power iteration per forward
+    effective = tr.stack.critic_params(tr.row)
+    names = [n for n in effective if n.startswith("W")]
+    assert len(names) == 3  # two hidden layers and the output
+    for name in names:
+        sigma = torch.linalg.matrix_norm(effective[name][0], ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.15)  # one power iteration per D update
 
 
 def test_weight_clipping_bounds_every_d_parameter():
     tr = train(RunConfig(target="gaussian", loss="wgan", steps=10, log_every=10))
-    assert max(p.abs().max().item() for p in tr.D.parameters()) <= 0.01 + 1e-9
+    assert max(w.abs().max().item() for w in tr.weights("d").values()) <= 0.01 + 1e-9
 
 
 def test_instance_noise_anneals_linearly_to_zero():
     tr = Trainer(RunConfig(instance_noise=0.8, noise_anneal=100, steps=200))
-    assert tr.instance_sigma() == pytest.approx(0.8)
-    tr.step_count = 50
-    assert tr.instance_sigma() == pytest.approx(0.4)
-    tr.step_count = 150
-    assert tr.instance_sigma() == 0.0
+    assert tr.stack.sigmas() == [pytest.approx(0.8)]
+    tr.run(50)
+    assert tr.stack.sigmas() == [pytest.approx(0.4)]
+    tr.run(100)
+    assert tr.stack.sigmas() == [0.0]
 
 
 def test_same_seed_same_initial_generator_whatever_the_discriminator():
     a = Trainer(RunConfig(seed=3, d_width=16, loss="hinge"))
     b = Trainer(RunConfig(seed=3, d_width=128, spectral_norm=True))
-    assert all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+    wa, wb = a.weights("g"), b.weights("g")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[n], wb[n]) for n in wa)
 
 
 def test_a_generator_that_left_the_grid_scores_js_ln2():
     tr = Trainer(RunConfig(target="gaussian", steps=10))
     with torch.no_grad():
-        tr.G.out.bias.fill_(1e4)  # every sample far outside the plotting window
+        tr.weights("g")[f"b{tr.cfg.g_depth}"].fill_(1e4)  # every sample far off the window
     m = tr.measure()
     # p_r keeps its exact ≈ 1e-9 beyond the window, so JS = ln 2 − O(1e-9), not exactly ln 2
     assert m["js"] == pytest.approx(math.log(2)) and m["v_opt"] == pytest.approx(0.0, abs=1e-6)

@@ -8,4 +8,13 @@
 * ``run_view``    — the one live run view of both pages: controls, status line, state box (from
   ``Run.reason``), the live fragment.
 * ``panels``      — what it shows: one run's figures or a comparison's grid, replay, exports.
+* ``locales/``    — the pages' strings, merged into ``gandemo.i18n`` by ``add_root`` below.
 """
+
+from pathlib import Path
+
+from gandemo.i18n import add_root
+
+# The pages' own strings (ui.*, cmp.*, status.*, …) live here, beside the engine's.
+LOCALES_DIR = Path(__file__).parent / "locales"
+add_root(LOCALES_DIR)
