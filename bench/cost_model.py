@@ -103,24 +103,11 @@ def fit(rows: list[tuple[dict, float, float | None]]) -> None:
         print(f"{title} =", {k: float(f"{c:.2g}") for k, c in zip(keys, coef)})
 
 
-def chunked_mbd_grid_s(cfg: RunConfig, chunk: int = 256) -> float:
-    """Seconds of the minibatch-discrimination grid pass done in chunks of grid points against a
-    fixed fake batch of ``cfg.batch`` samples (the display path the model assumes): its
-    features f(x)·T of every chunk compared with those of the batch, Σ_j exp(−‖·‖₁)."""
+def chunked_mbd_grid_s(cfg: RunConfig) -> float:
+    """Seconds of the minibatch-discrimination grid pass (the display path the model assumes:
+    every grid point scored inside a fixed batch of B − 1 fakes, in chunks)."""
     tr = Trainer(cfg.with_(steps=10))
-    mbd = tr.D.mbd
-    with torch.no_grad():
-        ref = (tr.D.body(tr.G(tr.G.sample_noise(cfg.batch, tr.noise_gen))) @ mbd.T).view(
-            -1, mbd.kernels, mbd.kernel_dim)
-
-        def run():
-            for part in torch.split(tr.grid_points, chunk):
-                f = tr.D.body(part)
-                m = (f @ mbd.T).view(-1, mbd.kernels, mbd.kernel_dim)
-                o = torch.exp(-(m.unsqueeze(1) - ref.unsqueeze(0)).abs().sum(-1)).sum(1)
-                tr.D.out(torch.cat([f, o], 1))
-
-        return _median_time(run, 3)
+    return _median_time(tr._d_on_grid, 3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,12 @@ published ``Limits.fps`` times per second), one torch thread. ``plain_iters_per_
 networks and losses in the leanest eager PyTorch loop a user would write (``nn.Sequential``,
 ``torch.optim.Adam``, one generator forward per step reused for the D and the G update, as
 PyTorch's DCGAN example), measured in the same process, for the ratio.
-``compare_model_iters_per_s``: 8 variants of that run trained side by side by the stacked
-``Comparison`` engine (model-iterations/s): 4 losses (nonsaturating, minimax, hinge, lsgan) × 2
-discriminator learning rates, same k, as a loss comparison on the Compare page. The machine may be
-busy: plain and compare are measured alternately over a few rounds and the medians reported.
+``stacked_model_iters_per_s``: 8 variants of that run in one ``engine.Stack`` (training only,
+as the lean loop), in model-iterations/s: 4 losses (nonsaturating, minimax, hinge, lsgan) × 2
+discriminator learning rates, same k, as a loss comparison on the Compare page;
+``compare_model_iters_per_s``: the same through ``Comparison`` with every variant's history rows
+and metrics. Rates are per CPU second of the measuring thread and every contender is measured
+in each of a few rounds, back to back; the ratios are medians over the rounds.
 """
 
 from __future__ import annotations
@@ -32,15 +34,16 @@ COMPARE_LOSSES = ("nonsaturating", "minimax", "hinge", "lsgan")
 
 
 def _timed(step, seconds: float, warmup: int = 30) -> float:
-    """Iterations per second of ``step()`` over about ``seconds``."""
+    """Iterations per CPU second of this thread (``time.thread_time``: not inflated when other
+    processes share the cores) of ``step()`` over about ``seconds`` of wall time."""
     for _ in range(warmup):
         step()
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - t0 < seconds:
         for _ in range(20):
             step()
         n += 20
-    return n / (time.perf_counter() - t0)
+    return n / max(time.thread_time() - c0, 1e-9)
 
 
 def _mlp(sizes: list[int]) -> torch.nn.Sequential:
@@ -112,26 +115,48 @@ def compare_model_rate(cfg: RunConfig, k: int, seconds: float) -> float:
     return _timed(compare_step(cfg, k), seconds, warmup=10) * k
 
 
+def stack_step(cfg: RunConfig, k: int):
+    """``engine.Stack.step`` over ``compare_variants(cfg, k)``: training only (no history rows,
+    no metrics), what the lean loop does."""
+    from .engine import Stack
+
+    return Stack(compare_variants(cfg, k)).step
+
+
 def run_bench(seconds: float = 3.0, log=print, rounds: int = 3) -> dict:
+    """The three figures of issue 12 against the lean loop, medians over ``rounds`` rounds that
+    measure every contender back to back (a busy spell of the machine hits all alike)."""
     torch.set_num_threads(1)
     fps = Limits().fps
     cfg = BENCH_CONFIG
-    plain_step, comp_step = plain_loop_step(cfg), compare_step(cfg, COMPARE_K)
-    plains, comps = [], []
-    for _ in range(rounds):  # alternate, so a busy spell of the machine hits both alike
-        plains.append(_timed(plain_step, seconds / rounds))
-        comps.append(_timed(comp_step, seconds / rounds, warmup=10) * COMPARE_K)
-    plain, comp = statistics.median(plains), statistics.median(comps)
-    log(f"plain eager loop: {plain:.0f} it/s")
-    ours = _timed(trainer_step(cfg, fps), seconds)
-    log(f"trainer (live settings): {ours:.0f} it/s ({ours / plain:.2f}x plain)")
-    log(f"compare, {COMPARE_K} variants: {comp:.0f} model-it/s ({comp / plain:.2f}x plain)")
+    contenders = {
+        "plain": (plain_loop_step(cfg), 1),
+        "trainer": (trainer_step(cfg, fps), 1),
+        "stacked": (stack_step(cfg, COMPARE_K), COMPARE_K),
+        "compare": (compare_step(cfg, COMPARE_K), COMPARE_K),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, (step, k) in contenders.items():
+            rates[name].append(_timed(step, seconds / rounds, warmup=10) * k)
+    ratio = {name: statistics.median(r / p for r, p in zip(rates[name], rates["plain"]))
+             for name in contenders}
+    rate = {name: statistics.median(r) for name, r in rates.items()}
+    log(f"lean eager loop (one G forward per step): {rate['plain']:.0f} it/s")
+    log(f"trainer, live (metrics every {cfg.log_every} steps, {fps:g} snapshots/s): "
+        f"{rate['trainer']:.0f} it/s ({ratio['trainer']:.2f}x lean)")
+    log(f"{COMPARE_K} variants stacked, training: {rate['stacked']:.0f} model-it/s "
+        f"({ratio['stacked']:.2f}x lean)")
+    log(f"{COMPARE_K} variants compared, with their metrics: {rate['compare']:.0f} model-it/s "
+        f"({ratio['compare']:.2f}x lean)")
     return {
-        "train_iters_per_s": round(ours, 1),
-        "plain_iters_per_s": round(plain, 1),
-        "train_vs_plain": round(ours / plain, 3),
+        "train_iters_per_s": round(rate["trainer"], 1),
+        "plain_iters_per_s": round(rate["plain"], 1),
+        "train_vs_plain": round(ratio["trainer"], 3),
         "compare_k": COMPARE_K,
-        "compare_model_iters_per_s": round(comp, 1),
-        "compare_vs_plain": round(comp / plain, 3),
+        "stacked_model_iters_per_s": round(rate["stacked"], 1),
+        "stacked_vs_plain": round(ratio["stacked"], 3),
+        "compare_model_iters_per_s": round(rate["compare"], 1),
+        "compare_vs_plain": round(ratio["compare"], 3),
         "torch_threads": torch.get_num_threads(),
     }

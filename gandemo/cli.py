@@ -172,9 +172,11 @@ def final_samples(trainer, n: int = SAMPLE_COUNT):
     """n fresh generator samples (a fixed noise stream, independent of training), shape (n, dim)."""
     import torch
 
-    gen = torch.Generator().manual_seed(trainer.cfg.seed + 7)
-    with torch.no_grad():
-        return trainer.G(trainer.G.sample_noise(n, gen)).numpy()
+    from .nets import sample_noise
+
+    cfg = trainer.cfg
+    gen = torch.Generator().manual_seed(cfg.seed + 7)
+    return trainer.generate(sample_noise(cfg.noise, n, cfg.noise_dim, gen)).numpy()
 
 
 def write_files(out: Path, files) -> None:

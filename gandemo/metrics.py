@@ -229,15 +229,37 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
         return np.log(np.exp(a - top).sum(axis=axis)) + np.squeeze(top, axis)
 
 
-def _log_smooth(log_mass: np.ndarray, kernels: list[np.ndarray]) -> np.ndarray:
+# Below this a product-space sum may hold underflowed terms that matter: recomputed in log space.
+_SUM_FLOOR = 1e-280
+
+
+def _log_matmul(log_k: np.ndarray, exp_k: np.ndarray, log_m: np.ndarray) -> np.ndarray:
+    """log Σ_j exp(log_k[i, j] + log_m[r, j]) for every row r of log_m (R, n) → (R, n_out).
+
+    Fast path: exp(log_m − its row max) @ exp(log_k)ᵀ in float64 (``exp_k`` = exp(log_k)). A
+    term lost to underflow there is below e^−745 of the scale, so an entry whose sum is at least
+    ``_SUM_FLOOR`` is exact to rounding; the entries below it (cells far from every mass, where
+    the tails matter) are recomputed term by term in log space. Same numbers as a logsumexp over
+    j, at a matrix product's cost."""
+    top = np.max(log_m, axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = np.exp(log_m - top) @ exp_k.T
+        out = np.log(total) + top
+    rows, cols = np.nonzero(~(total >= _SUM_FLOOR))
+    if len(rows):
+        out[rows, cols] = _logsumexp(log_k[cols] + log_m[rows], axis=1)
+    return out
+
+
+def _log_smooth(log_mass: np.ndarray, kernels: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """log of (mass convolved with the per-axis cell kernels), separably and in log space:
-    1D (nx,) with kernels [Kx]; 2D (ny, nx) with [Kx, Ky]."""
-    with np.errstate(divide="ignore"):
-        if log_mass.ndim == 1:
-            return _logsumexp(kernels[0] + log_mass[None, :], axis=1)
-        kx, ky = kernels
-        a = _logsumexp(log_mass[:, None, :] + kx[None, :, :], axis=2)  # (ny, nx)
-        return _logsumexp(ky[:, :, None] + a[None, :, :], axis=1)
+    1D (nx,) with kernels [Kx]; 2D (ny, nx) with [Kx, Ky]; each kernel as (log K, K)."""
+    if log_mass.ndim == 1:
+        return _log_matmul(*kernels[0], log_mass[None, :])[0]
+    kx, ky = kernels
+    a = _log_matmul(*kx, log_mass)  # (ny, nx): along x
+    return _log_matmul(*ky, a.T).T  # along y
 
 
 def _log_kl(la: np.ndarray, lb: np.ndarray) -> float:
@@ -282,7 +304,7 @@ class DivergenceEstimator:
                            for a, s in zip(self.axes, steps, strict=True))
         self.area = cell_area(self.axes)
         kern = [_log_cell_kernel(a, e, self.h) for a, e in zip(self.axes, self.edges)]
-        self.kernels = [k for k, _ in kern]
+        self.kernels = [(k, np.exp(k)) for k, _ in kern]
         leak = [lk for _, lk in kern]  # per axis, per source cell
         # log P(a kernel step from cell (i, j) leaves the window): union over the axes
         self.log_leak = (leak[0] if len(leak) == 1
