@@ -40,7 +40,10 @@ class Comparison:
     """Trains ``configs`` side by side: one ``step()`` = one iteration of every unfinished
     variant, each stack of variants with one ``stack_key`` in one pass. ``trainers[i]`` is
     variant i's Trainer, current whenever ``step()`` is not running (history, status,
-    snapshot(), measure())."""
+    snapshot(), measure()). Like a Trainer it is a ``runner.Job`` (step, done, step_count,
+    diverged_at, wall_s); its variants diverge one by one, so ``diverged_at`` stays None."""
+
+    diverged_at = None
 
     def __init__(self, configs: Sequence[RunConfig], labels: Sequence[str] | None = None):
         self.configs: list[RunConfig] = list(configs)
@@ -66,6 +69,15 @@ class Comparison:
     @property
     def done(self) -> bool:
         return all(t.done for t in self.trainers)
+
+    @property
+    def step_count(self) -> int:
+        return max(t.step_count for t in self.trainers)
+
+    @property
+    def wall_s(self) -> float:
+        """Training seconds of the comparison (its variants train together)."""
+        return max(t.wall_s for t in self.trainers)
 
     def step(self) -> None:
         """One iteration (k D steps, one G step) of every unfinished variant; rows logged and

@@ -65,7 +65,7 @@ class Trainer:
         self._acc_n = 0
         self._eval_cache: tuple | None = None  # step, fake, metrics.divergences(...)
         self.last_measure: dict = {}  # the latest divergences() result, strings included
-        self._wall = 0.0
+        self.wall_s = 0.0
 
     # --- state --------------------------------------------------------------------------
     @property
@@ -126,7 +126,7 @@ class Trainer:
             return None
         t0 = time.perf_counter()
         loss, penalty, norm = self.stack.lone_move(player)
-        self._wall += time.perf_counter() - t0
+        self.wall_s += time.perf_counter() - t0
         if not any(self.lone_moves.values()):
             for c in MOVE_COLUMNS:
                 self.history.columns.setdefault(c, [0.0] * len(self.history))
@@ -143,7 +143,7 @@ class Trainer:
         ``log_every`` steps. ``step()`` ends with it; ``compare.Comparison`` calls it for the
         variants of a shared stack. Returns the history row if one was logged."""
         self.step_count += 1
-        self._wall += seconds
+        self.wall_s += seconds
         if not np.all(np.isfinite(values)):
             self.diverged_at = self.step_count
             return self._log(values, 1, with_metrics=False)
@@ -168,7 +168,7 @@ class Trainer:
     def _log(self, sums: np.ndarray, n: int, with_metrics: bool) -> dict[str, float]:
         means = sums / max(n, 1)
         row = dict(zip(STEP_VALUES, means))
-        row.update(step=self.step_count, wall_s=self._wall)
+        row.update(step=self.step_count, wall_s=self.wall_s)
         if with_metrics:
             row.update(self.measure())
         self.history.append(row)

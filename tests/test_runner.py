@@ -375,7 +375,7 @@ def test_time_limit_and_error_reasons():
     sched = Scheduler(Limits(workers=1, max_run_s=1), threads=False)
     try:
         slow = sched.create(RunConfig(steps=50_000, **SMALL))
-        slow.trainer._wall = 2.0  # as if it had trained two seconds already
+        slow.trainer.wall_s = 2.0  # as if it had trained two seconds already
         sched.start(slow)
         sched.run_turn()
         assert (slow.state, slow.reason) == (STOPPED, Reason.TIME_LIMIT)

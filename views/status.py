@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gandemo.i18n import t
 from gandemo.runner import get_scheduler
+from ui.common import tr as _tr
 
 REFRESH_S = 2
-
-lang = st.session_state.get("lang", "en")
-
-
-def _tr(key: str, **fmt) -> str:
-    return t(key, lang, **fmt)
 
 
 def _what(r: dict) -> str:
