@@ -42,13 +42,15 @@ def roots() -> tuple[Path, ...]:
 
 @cache
 def registry_text() -> dict[str, str]:
-    """English owned by the registries: ``field.<name>.help`` (RunConfig) and
-    ``loss.<name>.summary`` (LOSSES). Imported on first use: the registries need torch."""
+    """English owned by the registries: ``field.<name>.help`` (RunConfig), ``loss.<name>.summary``
+    and ``name.loss.<name>`` (LOSSES: summary, title). Imported on first use: the registries
+    need torch."""
     from .config import field_specs
     from .losses import LOSSES
 
     return {**{f"field.{name}.help": spec["help"] for name, spec in field_specs().items()},
-            **{f"loss.{name}.summary": loss.summary for name, loss in LOSSES.items()}}
+            **{f"loss.{name}.summary": loss.summary for name, loss in LOSSES.items()},
+            **{f"name.loss.{name}": loss.title for name, loss in LOSSES.items()}}
 
 
 @cache

@@ -191,6 +191,7 @@ class Loss:
     that same display space (None where there is no closed form)."""
 
     name: str
+    title: str  # a short English name for a class ("non-saturating"); locales translate it
     summary: str
     d_loss: Callable[[Tensor, Tensor, float], Tensor]
     g_loss: Callable[[Tensor, Tensor | None], Tensor]
@@ -322,6 +323,8 @@ def _fgan_optimal(
 
 _SIGMOID_LABEL = "D(x) = σ(logit)"
 
+_FGAN_TITLES = {"kl": "KL", "rkl": "reverse KL", "pearson": "Pearson χ²", "hellinger": "Hellinger",
+                "js": "JS"}
 _FGAN_FORMULAS = {
     "kl": "T = v, f*(t) = exp(t − 1)",
     "rkl": "T = −exp(−v), f*(t) = −1 − log(−t)",
@@ -336,6 +339,7 @@ def _fgan(key: str) -> Loss:
     fdiv = F_DIVERGENCES[key]
     return Loss(
         name=f"fgan-{key}",
+        title=f"f-GAN {_FGAN_TITLES[key]}",
         summary=f"f-GAN, {fdiv.label}: {_FGAN_FORMULAS[key]}; G minimises −E T(x_f)",
         d_loss=partial(_fgan_d, fdiv),
         g_loss=partial(_fgan_g, fdiv),
@@ -351,6 +355,7 @@ LOSSES: dict[str, Loss] = {
     for loss in (
         Loss(
             name="minimax",
+            title="minimax (saturating)",
             summary="BCE for D; G minimises E log(1−D(G(z))) — saturates when D wins",
             d_loss=_bce_d,
             g_loss=_minimax_g,
@@ -361,6 +366,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             name="nonsaturating",
+            title="non-saturating",
             summary="BCE for D; G minimises −E log D(G(z)) — strong gradient when D wins",
             d_loss=_bce_d,
             g_loss=_nonsaturating_g,
@@ -371,6 +377,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             name="wgan",
+            title="WGAN weight clipping",
             summary="critic E f(x_f) − E f(x_r), weights clipped to [−c, c]; G minimises −E f(x_f)",
             d_loss=_wasserstein_d,
             g_loss=_critic_g,
@@ -382,6 +389,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             name="wgan-gp",
+            title="WGAN-GP",
             summary="critic E f(x_f) − E f(x_r) + λ E(‖∇f(x̂)‖ − 1)²; G minimises −E f(x_f)",
             d_loss=_wasserstein_d,
             g_loss=_critic_g,
@@ -397,6 +405,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             name="hinge",
+            title="hinge",
             summary="D: E relu(1 − D(x_r)) + E relu(1 + D(x_f)); G minimises −E D(x_f)",
             d_loss=_hinge_d,
             g_loss=_critic_g,
@@ -407,6 +416,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             name="lsgan",
+            title="least squares",
             summary="least squares: D ½E(D(x_r) − 1)² + ½E D(x_f)²; G ½E(D(x_f) − 1)²",
             d_loss=_lsgan_d,
             g_loss=_lsgan_g,
@@ -417,6 +427,7 @@ LOSSES: dict[str, Loss] = {
         ),
         Loss(
             name="ragan",
+            title="relativistic",
             summary="relativistic average BCE: is real more real than the average fake? G mirrors",
             d_loss=_ragan_d,
             g_loss=_ragan_g,

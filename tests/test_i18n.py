@@ -166,15 +166,18 @@ def _en_locale_entries() -> dict[str, str]:
 
 
 def test_the_registries_are_the_english_text():
-    """``field.<name>.help`` is RunConfig's help line and ``loss.<name>.summary`` the registry's
-    summary, for every field and loss; English reads them from there, Chinese translates them."""
+    """``field.<name>.help`` is RunConfig's help line, ``loss.<name>.summary`` and
+    ``name.loss.<name>`` the registry's summary and title, for every field and loss; English reads
+    them from there, Chinese translates them."""
     reg = registry_text()
     assert {f"field.{n}.help" for n in field_specs()} | {f"loss.{n}.summary" for n in LOSSES} \
-        == set(reg)
+        | {f"name.loss.{n}" for n in LOSSES} == set(reg)
     for name, loss in LOSSES.items():
         assert t(f"loss.{name}.summary", "en") == loss.summary
-        zh = t(f"loss.{name}.summary", "zh")
-        assert zh != loss.summary and CJK.search(zh), name
+        assert t(f"name.loss.{name}", "en") == loss.title
+        for key in (f"loss.{name}.summary", f"name.loss.{name}"):
+            zh = t(key, "zh")
+            assert zh != t(key, "en") and CJK.search(zh), key
     assert t("field.seed.help", "en") == field_specs()["seed"]["help"]
     assert CJK.search(t("field.seed.help", "zh"))
 
