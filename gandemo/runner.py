@@ -10,7 +10,9 @@
   within one step of the slowest running slice. A run waits in a FIFO line, with the reason in
   ``Run.message``, only when the memory the server gives training (``Limits.memory_mb``, env
   ``GANDEMO_MEMORY_MB``, default 3/4 of the available RAM) or the count ``GANDEMO_MAX_RUNNING``
-  is in use; each run's memory is predicted from its settings (``gandemo.limits``).
+  is in use; each run's memory is predicted from its settings (``gandemo.limits``). The
+  worker threads run WORKER_NICE steps nicer than the web server (Linux), so on a busy machine
+  the event loop and the pages get the CPU first and training takes what is left.
 * Limits per run (``gandemo.limits.Limits``): sizes, the predicted cost of one step and of one
   snapshot, wall-clock training time, history rows (thinned by 2 when full) and frames.
 * Cleanup: a running run whose viewer stopped polling for ``heartbeat_s`` is paused; a run whose
@@ -24,12 +26,15 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import re
 import secrets
+import sys
 import threading
 import time
 from collections import deque
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -49,6 +54,7 @@ LIVE_REFRESHES_PER_S = 10.0  # the server's budget of live-view reruns per secon
 VIEWER_WINDOW_S = 5.0  # a run touched this recently counts as watched
 MAX_REFRESH_S = 3.0  # slowest live refresh under load
 RATE_WINDOW_S = 5.0  # the effective rate is measured over this much wall-clock time
+WORKER_NICE = 10  # training threads run this much nicer than the web server's (Linux)
 
 
 class Reason(StrEnum):
@@ -65,7 +71,8 @@ class Reason(StrEnum):
 class Run:
     """One training run. Control methods are thread-safe; results are published, read-only."""
 
-    def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None, job=None,
+    def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None,
+                 job: Job | None = None,
                  cost: Cost | None = None):
         self.id = run_id or secrets.token_urlsafe(6)
         self.cfg = cfg
@@ -194,7 +201,7 @@ class Run:
     def lone_move(self, player: str) -> dict | None:
         """One update of D ("d") or G ("g") alone (``Trainer.lone_move``), then its frame is
         published (same step, new picture). Returns the move, None when there was none."""
-        if not hasattr(self.trainer, "lone_move"):
+        if not isinstance(self.trainer, Trainer):
             raise ConfigError("player", "one-player steps are for single runs, not comparisons")
         with self.train_lock:
             try:
@@ -217,32 +224,27 @@ class Run:
         elif tr.done:
             self.state, self.reason = FINISHED, Reason.FINISHED
             self.message = f"finished {tr.step_count} steps"
-        elif tr._wall > self.limits.max_run_s:
+        elif tr.wall_s > self.limits.max_run_s:
             self.state, self.reason = STOPPED, Reason.TIME_LIMIT
             self.message = f"stopped: this server's time limit per run is {self.limits.max_run_s} s"
 
 
-class _ComparisonJob:
-    """A Comparison seen through the trainer interface Run drives (step, done, step_count)."""
-
-    def __init__(self, comparison):
-        self.comparison = comparison
-        self.diverged_at = None  # variants diverge one by one; the comparison goes on
+class Job(Protocol):
+    """What a Run drives: a ``Trainer`` (one run) or a ``Comparison`` (variants side by side)."""
 
     @property
-    def done(self) -> bool:
-        return self.comparison.done
+    def done(self) -> bool: ...
 
     @property
-    def step_count(self) -> int:
-        return max(t.step_count for t in self.comparison.trainers)
+    def step_count(self) -> int: ...
 
     @property
-    def _wall(self) -> float:
-        return max(t._wall for t in self.comparison.trainers)
+    def diverged_at(self) -> int | None: ...
 
-    def step(self) -> None:
-        self.comparison.step()
+    @property
+    def wall_s(self) -> float: ...
+
+    def step(self) -> object: ...
 
 
 class ComparisonRun(Run):
@@ -257,7 +259,7 @@ class ComparisonRun(Run):
         self.comparison = Comparison(list(configs), labels)
         self.labels = list(self.comparison.labels)
         self.configs = list(configs)
-        super().__init__(configs[0], limits, run_id, job=_ComparisonJob(self.comparison),
+        super().__init__(configs[0], limits, run_id, job=self.comparison,
                          cost=cost if cost is not None else limits.check_all(self.configs))
 
     def _collect(self):
@@ -277,6 +279,21 @@ def _release_memory() -> None:
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: the allocator keeps its pages
+        pass
+
+
+def _lower_priority(nice: int) -> None:
+    """Make the calling thread ``nice`` steps nicer (Linux keeps a niceness per thread).
+
+    On a busy machine the kernel then runs the web server's event loop and page threads before
+    training: /_stcore/health and every tab stay responsive, training takes the CPU they leave.
+    Elsewhere (no per-thread niceness) nothing changes."""
+    if nice <= 0 or sys.platform != "linux":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError:  # not permitted here: train at the normal priority
         pass
 
 
@@ -582,6 +599,7 @@ class Scheduler:
 
     def _work(self) -> None:
         torch.set_num_threads(1)
+        _lower_priority(WORKER_NICE)
         while not self._stop.is_set():
             with self._cond:
                 run = self._take()

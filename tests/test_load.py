@@ -406,6 +406,7 @@ def test_thirty_students_share_one_server(server):
         cpu0 = _cpu_s(proc)
         try:
             t0 = r["t0"] = time.monotonic()
+            r["load_average"] = [round(os.getloadavg()[0], 2)]  # the machine's other work too
             students = list(await asyncio.gather(
                 *(_student(base, i, RUN_STEPS) for i in range(SESSIONS))))
             end = time.monotonic() + LOAD_TIMEOUT_S
@@ -416,6 +417,7 @@ def test_thirty_students_share_one_server(server):
                 if all(s.total and s.step >= s.total for s in students):
                     break
             r["load_s"] = time.monotonic() - t0
+            r["load_average"].append(round(os.getloadavg()[0], 2))
             r["server_cpu_s"] = _cpu_s(proc) - cpu0
             r["sessions"] = [(s.name, s.step, s.total, _run_id(s), list(s.exceptions))
                              for s in students]
@@ -458,7 +460,8 @@ def test_thirty_students_share_one_server(server):
         f"{r['rss_before']:.0f}/{r['rss_peak_mb']:.0f}/{r['rss_after']:.0f} MB; cleanup "
         f"{r['cleanup_s']:.1f} s; first step seen after click: worst "
         f"{max((x for x in r['moved_after_s'] if x is not None), default=float('nan')):.1f} s, "
-        f"all {r['moved_after_s']}; server during load: {r['during']['stats']}"
+        f"all {r['moved_after_s']}; server during load: {r['during']['stats']}; machine load "
+        f"average {r['load_average'][0]} -> {r['load_average'][-1]} on {os.cpu_count()} CPUs"
     )
     print("\nLOAD:", report)
     with contextlib.suppress(OSError):
