@@ -55,6 +55,10 @@ VIEWER_WINDOW_S = 5.0  # a run touched this recently counts as watched
 MAX_REFRESH_S = 3.0  # slowest live refresh under load
 RATE_WINDOW_S = 5.0  # the effective rate is measured over this much wall-clock time
 WORKER_NICE = 10  # training threads run this much nicer than the web server's (Linux)
+# Frames may take at most this share of a run's time: a run whose snapshot is slow (minibatch
+# discrimination on a 2D grid, many variants) publishes less often than Limits.fps, so drawing
+# never starves its training.
+SNAPSHOT_SHARE = 0.25
 
 
 class Reason(StrEnum):
@@ -91,6 +95,7 @@ class Run:
         self._frames: list[Snapshot] = []
         self._history: dict[str, np.ndarray] = {}
         self._last_publish = 0.0
+        self._publish_s = 0.0  # how long the last publish took
         self._published_step = -1
         self._progress: deque[tuple[float, int]] = deque()  # (time, step) while running
         self.fresh = False  # just started or resumed: its first slice is one step, first in turn
@@ -151,6 +156,7 @@ class Run:
 
     def publish(self) -> None:
         """Snapshot the trainer for viewers (called by whoever holds the trainer)."""
+        t0 = time.monotonic()
         snap, arrays = self._collect()
         with self._pub_lock:
             self._latest = snap
@@ -159,14 +165,21 @@ class Run:
                 self._frames = self._frames[::2] + ([snap] if len(self._frames) % 2 == 0 else [])
             self._history = arrays
         self._last_publish = time.monotonic()
+        self._publish_s = self._last_publish - t0
         self._published_step = self.step
+
+    def publish_period(self) -> float:
+        """Seconds between frames while training: 1/fps, or longer when a frame is slow, so that
+        publishing takes at most SNAPSHOT_SHARE of the run's time."""
+        return max(1.0 / self.limits.fps, self._publish_s / SNAPSHOT_SHARE)
 
     def train_slice(self, budget_s: float, max_steps: int | None = None,
                     publish_every: float | None = None) -> int:
         """Train about ``budget_s`` seconds (at least one step; or exactly ``max_steps``) and
-        publish a frame every ``publish_every`` seconds (default 1/fps) and at the end when the
-        run stops, pauses or has not shown a frame since it started. Returns the steps made."""
-        period = publish_every if publish_every is not None else 1.0 / self.limits.fps
+        publish a frame every ``publish_every`` seconds (at least ``publish_period()``) and at
+        the end when the run stops, pauses or has not shown a frame since it started. Returns
+        the steps made."""
+        period = max(publish_every or 0.0, self.publish_period())
         t0 = time.monotonic()
         n = 0
         with self.train_lock:

@@ -221,3 +221,22 @@ def test_summary_from_histories_reads_steps_divergence_and_speed_from_the_histor
                                           diverged_at=[None, 5], iters_per_s=[1.0, 2.0])
     assert list(given["steps"]) == [7, 8] and list(given["iters_per_s"]) == [1.0, 2.0]
     assert given["diverged_at"].iloc[1] == 5
+
+
+def test_replay_scrubber_shows_an_earlier_frame_of_every_tile(at):
+    open_compare(at)
+    choose(at, ["nonsaturating", "hinge"], ["balanced"], steps=40)
+    for _ in range(2):
+        at.session_state["_control_clicks"] = {}  # AppTest clicks faster than the debounce
+        at.button(key="cmp_step").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    run = the_run(at)
+    assert run.step == 2
+    slider = next(s for s in at.select_slider if s.label == t("ui.replay.label", "en"))
+    assert slider.options == ["step 0", "step 1", "step 2"] and slider.value == 2
+    tile = lambda i: at.session_state["_cmp_figs"][("tile", i)][2]  # noqa: E731 (the drawn frame)
+    assert [tile(i).step for i in range(2)] == [2, 2]
+    slider.set_value(0).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [tile(i).step for i in range(2)] == [0, 0]
+    assert status(at)[1] == 2  # the run itself stays where it is

@@ -69,3 +69,23 @@ def test_the_state_box_reads_the_typed_reason(at, name):
     run.state, run.reason = PAUSED, Reason.IDLE  # as the reaper leaves an unwatched run
     at.run()
     assert t(f"{box}.auto_paused", "en") in [i.value for i in at.info]
+
+
+def test_a_late_second_dispatch_of_the_toggle_is_ignored(monkeypatch):
+    """A busy server can dispatch a click twice, the second time more than DEBOUNCE_S later and
+    with the arguments of the button as redrawn after the first: it must not undo the toggle."""
+    from types import SimpleNamespace
+
+    from ui import run_session as rs
+
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(rs, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(rs.st, "session_state", {})
+    assert not rs._debounced("pause")  # Pause, handled at t = 100
+    redrawn = 100.2  # the button now reads Resume
+    clock.now = 100 + rs.DEBOUNCE_S + 0.5
+    assert rs._debounced("pause", drawn=redrawn)  # the late duplicate: ignored
+    assert not rs._debounced("other", drawn=None)  # another button counts at once
+    clock.now = 100 + rs.LATE_DISPATCH_S + 0.1
+    assert not rs._debounced("pause", drawn=redrawn)  # a person's click on Resume counts
+    assert rs._debounced("pause", drawn=clock.now)  # and is itself debounced

@@ -4,13 +4,16 @@
 chart looks) in the page's own DOM with the plotly.js that ships in the ``plotly`` package,
 served by this server (offline; loaded once per page). Each rerun sends one message:
 
-* **full** — the figure's *skeleton* (layout and every trace attribute that is not a data
-  array) plus all data arrays; sent first, when the structure changed (trace types, which
-  arrays) or much of the skeleton did, or when the browser asks for it (``need``: it got a
-  delta it cannot apply, e.g. after a reload);
-* **delta** — only the data arrays that changed since the previous message (``base`` = its
-  ``seq``) and a small ``patch`` of other changed values (a title's step, an axis range), a few
-  kB; an unchanged figure sends ``{"same": true}`` (the browser keeps what it drew).
+* **full** (a keyframe) — the figure's *skeleton* (layout and every trace attribute that is
+  not a data array) plus all data arrays; sent first, when the structure changed (trace types,
+  which arrays) or a delta would be nearly as large, or when the browser asks for it
+  (``need``: it got a delta it cannot apply, e.g. after a reload);
+* **delta** — against the last keyframe (``base`` = its ``seq``): the data arrays that differ
+  from the keyframe's — of an array that only grew (a curve's history) only the new tail,
+  marked ``from`` — and a small ``patch`` of other values that differ (a title's step, an axis
+  range), a few kB. Streamlit hands a component only the newest data it has when the browser
+  is busy, so a delta must not depend on the ones before it. An unchanged figure sends the
+  previous message again (the browser that drew it does nothing).
 
 The browser keeps the figure per key and applies every message with ``Plotly.react``, at most
 once per animation frame, keeping ``layout.uirevision`` so a user's zoom survives updates; the
@@ -45,6 +48,7 @@ PLOTLY_NAME = "gandemo.plotlyjs"  # serves plotly/package_data/ (plotly.min.js)
 ASSETS = Path(__file__).with_name("live_chart")
 GRID_CELLS = 1000  # arrays at least this long are sent as 16-bit steps
 MAX_PATCH_CHARS = 4000  # larger skeleton changes send the whole figure
+KEYFRAME_SHARE = 0.8  # a delta larger than this share of its keyframe: a new keyframe instead
 STATE_KEY = "_live_charts"  # st.session_state: per chart key, what was last sent
 
 _renderer: Any = None
@@ -165,11 +169,15 @@ def next_message(fig: go.Figure | Mapping, key: str, previous: Mapping | None, *
     """The message for this rerun and the state to keep for the next one.
 
     ``previous`` is the state returned last time for ``key`` (None at first); ``need`` the
-    browser's latest request for a whole figure. A *full* message when there is no previous
-    state, the figure's structure (``rev``: trace types, which arrays, config) changed, its
-    other changes would take more than MAX_PATCH_CHARS, or a new ``need`` arrived. Otherwise a
-    *delta*: the changed arrays plus a ``patch`` of changed skeleton leaves (a title, an axis
-    range; None = removed); nothing changed: ``same_message``."""
+    browser's latest request for a whole figure. A *full* message (a keyframe) when there is no
+    previous state, the figure's structure (``rev``: trace types, which arrays, config) changed,
+    a new ``need`` arrived, or the delta would be large: its patch over MAX_PATCH_CHARS or the
+    message over KEYFRAME_SHARE of the keyframe's size. Otherwise a *delta* against the last
+    keyframe (``base`` = its ``seq``): every array that differs from the keyframe's (an array
+    that only grew: its tail) and a ``patch`` of the skeleton leaves that differ (None =
+    removed). A browser that missed messages (Streamlit renders only the newest data of a
+    component) can apply any delta on top of the keyframe it holds. Nothing changed since the
+    previous message: ``same_message``."""
     skeleton, arrays = split_figure(fig)
     skeleton["layout"]["uirevision"] = uirevision
     # plotly.js 3 shows a "Share chart" (upload to Plotly Cloud) button unless told not to.
@@ -181,34 +189,60 @@ def next_message(fig: go.Figure | Mapping, key: str, previous: Mapping | None, *
     digests = {p: _digest(np.ascontiguousarray(a, dtype=float).tobytes() + str(a.shape).encode())
                for p, a in arrays.items()}
     seq = previous["seq"] + 1 if previous else 1
-    full = (previous is None or previous["rev"] != rev
-            or (need is not None and need != previous.get("need")))
-    patch: dict[str, Any] = {}
-    if not full:
-        old = previous["flat"]
-        patch = {p: v for p, v in flat.items() if p not in old or old[p] != v}
-        patch.update({p: None for p in old if p not in flat})
-        full = len(json.dumps(patch, default=str)) > MAX_PATCH_CHARS
-    if full:
-        msg = {"key": key, "rev": rev, "seq": seq, "full": skeleton, "config": config,
-               "arrays": {p: encode_array(a) for p, a in arrays.items()}}
-    else:
-        changed = [p for p, d in digests.items() if previous["digests"].get(p) != d]
-        if not changed and not patch:
+    asked = need is not None and previous is not None and need != previous.get("need")
+    need = need if need is not None else (previous or {}).get("need")
+    if previous is not None and previous["rev"] == rev and not asked:
+        if digests == previous["digests"] and flat == previous["flat"]:
             return same_message(previous), dict(previous)
-        msg = {"key": key, "rev": rev, "seq": seq, "base": previous["seq"],
-               "arrays": {p: encode_array(arrays[p]) for p in changed}}
+        kf = previous["kf"]
+        patch = {p: v for p, v in flat.items() if p not in kf["flat"] or kf["flat"][p] != v}
+        patch.update({p: None for p in kf["flat"] if p not in flat})
+        msg = {"key": key, "rev": rev, "seq": seq, "base": kf["seq"],
+               "arrays": {p: encode_change(kf["arrays"].get(p), arrays[p])
+                          for p, d in digests.items() if kf["digests"].get(p) != d}}
         if patch:
             msg["patch"] = patch
-    state = {"rev": rev, "seq": seq, "digests": digests, "flat": flat, "msg": msg,
-             "need": need if need is not None else (previous or {}).get("need")}
-    return msg, state
+        if (len(json.dumps(patch, default=str)) <= MAX_PATCH_CHARS
+                and _size(msg) <= KEYFRAME_SHARE * kf["size"]):
+            return msg, {"rev": rev, "seq": seq, "digests": digests, "flat": flat, "msg": msg,
+                         "need": need, "kf": kf}
+    msg = {"key": key, "rev": rev, "seq": seq, "full": skeleton, "config": config,
+           "arrays": {p: encode_array(a) for p, a in arrays.items()}}
+    kf = {"seq": seq, "flat": flat, "digests": digests, "size": _size(msg),
+          "arrays": {p: a for p, a in arrays.items() if a.ndim == 1}}
+    return msg, {"rev": rev, "seq": seq, "digests": digests, "flat": flat, "msg": msg,
+                 "need": need, "kf": kf}
+
+
+def _size(msg: Mapping) -> int:
+    return len(json.dumps(msg, default=str))
+
+
+def encode_change(old: np.ndarray | None, new: np.ndarray) -> dict:
+    """``new`` encoded; when it only grew (a curve's history: ``old`` is its start) just the new
+    tail, marked ``"from": len(old)`` — the browser appends it to the array it holds."""
+    if (old is not None and new.ndim == old.ndim == 1 and new.size > old.size
+            and np.array_equal(new[:old.size], old, equal_nan=True)):
+        return {**encode_array(new[old.size:]), "from": int(old.size)}
+    return encode_array(new)
+
+
+def apply_change(held: np.ndarray | None, enc: Mapping) -> np.ndarray:
+    """The array the browser holds after ``enc`` (``decode_array``, appended when it has
+    ``from``), for tests and size checks."""
+    values = decode_array(enc)
+    if "from" not in enc:
+        return values
+    if held is None or held.size < enc["from"]:
+        raise ValueError("an appended tail needs the array it continues")
+    return np.concatenate([held[:enc["from"]], values])
 
 
 def same_message(previous: Mapping) -> dict:
-    """Nothing changed: a few bytes saying so (the browser keeps what it drew)."""
-    return {"key": previous["msg"]["key"], "rev": previous["rev"], "seq": previous["seq"],
-            "same": True}
+    """Nothing changed: the previous message again, verbatim. The browser that applied it does
+    nothing; one that never saw it (Streamlit passed it over for newer data) applies it now.
+    Repeats of 10 kB and more travel as a reference to Streamlit's message cache."""
+    return previous["msg"]
 
 
 # --------------------------------------------------------------------------- Streamlit side

@@ -41,7 +41,7 @@ from gandemo.trainer import Trainer
 from . import present
 from . import run_session as rs
 from .common import labeler, lang, tr
-from .live_chart import live_chart
+from .live_chart import _as_array, live_chart
 
 CURVE_REFRESH_S = 1.2  # history curves redraw at most this often while training (browser CPU)
 FIGURE_KINDS = ("frame", "loss", "grad", "div")
@@ -75,11 +75,19 @@ def preview_snapshot(cfg_json: str) -> Snapshot:
     return Trainer(from_json(cfg_json)).snapshot()
 
 
-def distinct_frames(run: Run) -> list[Snapshot]:
+def frame_step(frame: Snapshot | list) -> int:
+    """The step of a published frame: a run's ``Snapshot``, or a comparison's list of
+    ``(label, Snapshot)`` (its furthest variant)."""
+    if isinstance(frame, Snapshot):
+        return frame.step
+    return max((snap.step for _, snap in frame), default=0)
+
+
+def distinct_frames(run: Run) -> list:
     """Published frames, one per step (the last one published at that step)."""
-    by_step: dict[int, Snapshot] = {}
-    for snap in run.frames():
-        by_step[snap.step] = snap
+    by_step: dict[int, Any] = {}
+    for frame in run.frames():
+        by_step[frame_step(frame)] = frame
     return [by_step[s] for s in sorted(by_step)]
 
 
@@ -147,7 +155,7 @@ def _curve_token(token: tuple, active: bool) -> tuple:
     return token
 
 
-def panel_chart(name: str, fig: go.Figure, uirevision: str | None = None) -> None:
+def panel_chart(name: str, fig: go.Figure | dict, uirevision: str | None = None) -> None:
     """``fig`` in panel ``name``: a live chart (key ``chart_<name>``) updated in place inside
     a container with key ``panel_<name>``; the user's zoom is kept while ``uirevision`` stays."""
     with st.container(key=f"panel_{name}", gap=None):
@@ -280,15 +288,16 @@ def _shown_move(run: Run | None, snap: Snapshot | None) -> dict | None:
     return move
 
 
-def _scrubber(run: Run) -> Snapshot | None:
-    """History scrubber over the published frames (only while the run is not training)."""
+def _scrubber(run: Run) -> Any:
+    """History scrubber over the published frames (only while the run is not training), for a
+    run and for a comparison alike: the chosen frame, None when there are fewer than two."""
     frames = distinct_frames(run)
     if len(frames) < 2:
         return None
     last = len(frames) - 1
     index = st.select_slider(
         tr("ui.replay.label"), options=list(range(len(frames))), value=last,
-        format_func=lambda i, code=lang(): t("ui.replay.step", code, step=frames[i].step),
+        format_func=lambda i, code=lang(): t("ui.replay.step", code, step=frame_step(frames[i])),
         key=f"replay_{run.id}_{len(frames)}", help=tr("ui.replay.help"),
     )
     return frames[index]
@@ -404,14 +413,23 @@ def animation_row(key: str, token: tuple, base: tuple, n_frames: int,
 # variants' curves overlaid, and a summary table; its figures are cached per session like a
 # single run's and rebuilt only when what they show changed.
 
-# While training, the tiles are rebuilt about TILES_PER_S tiles a second in all (every 1 s with
-# 4 variants, 2 s with 8, 3 s with 12); in between, the unchanged figures cost nothing (the live
-# chart sends "same"). Redrawing 8+ charts every 0.5 s made a browser on a busy machine fall so
-# far behind that Streamlit's send queue overflowed and it dropped the session (and the run).
-TILES_PER_S = 4.0
+# While training, the tiles are rebuilt together about TILES_PER_S tiles a second in all, and at
+# most every TILE_MIN_S (8 tiles: every 0.35 s; 12: every 0.5 s); in between, the unchanged
+# figures cost nothing (the live chart sends "same"). Each tile is updated in place by the live
+# chart (Plotly.react with the changed arrays), not remounted as Streamlit charts once were,
+# when 8+ new charts every 0.5 s made a slow browser fall far enough behind for Streamlit's
+# send queue to overflow and drop the session.
+TILES_PER_S = 24.0
+TILE_MIN_S = 0.35
 TILE_GRID = 64  # D(x) heatmap cells per axis in a 2D tile
 PER_ROW = 4
 TILE_HEIGHT = {1: 330, 2: 360}
+
+
+def tile_period(n: int) -> float:
+    """Seconds between rebuilds of a comparison's ``n`` tiles while training (the Compare
+    page's live refresh too: in between, nothing it shows would change but the step)."""
+    return max(TILE_MIN_S, n / TILES_PER_S)
 
 
 def _grid_cache() -> dict:
@@ -419,30 +437,35 @@ def _grid_cache() -> dict:
 
 
 def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
-          code: str) -> go.Figure:
+          code: str) -> dict:
     """Variant ``i``'s frame panel, compact: its name (whole, on its own line) and the step as a
-    coloured title."""
+    coloured title. Returned as the figure's plotly JSON, edited as a dict: eight tiles are
+    rebuilt a few times a second, and plotly's validated updates would cost more than drawing
+    the panel itself."""
     loss = LOSSES[cfg.loss]
     style = present.style()
-    fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
-                      bounds=TARGETS[cfg.target].bounds, density_max=top, lang=code,
-                      style=style)
+    spec = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
+                       bounds=TARGETS[cfg.target].bounds, density_max=top, lang=code,
+                       style=style).to_plotly_json()
     grow = style.tick - 14  # larger ticks need wider margins
-    fig.update_layout(
+    layout = spec["layout"]
+    title = dict(layout.get("title") or {})
+    title.update(text=tr("cmp.tile.title", label=label, step=snap.step),
+                 font={**(title.get("font") or {}), "color": variant_text_color(i),
+                       "size": style.panel_title})
+    layout.update(
         height=present.size(f"tile_{snap.dim}d") if style.present else TILE_HEIGHT[snap.dim],
-        showlegend=False,
-        title={"text": tr("cmp.tile.title", label=label, step=snap.step),
-               "font": {"color": variant_text_color(i), "size": style.panel_title}},
-        margin={"t": 34 + 2 * style.panel_title, "l": 56 + 3 * grow,  # name, then the step
+        showlegend=False, title=title,
+        margin={**(layout.get("margin") or {}),
+                "t": 34 + 2 * style.panel_title, "l": 56 + 3 * grow,  # name, then the step
                 "r": 56 + 3 * grow if snap.dim == 1 else 16, "b": 48 + 2 * grow})
     # Eight tiles refresh together: at most TILE_GRID² D(x) cells per tile.
-    for trace in fig.data:
-        if trace.type == "heatmap":
-            z = np.asarray(trace.z, dtype=float)
+    for trace in spec["data"]:
+        if trace.get("type") == "heatmap":
+            z, x, y = (_as_array(trace[k]) for k in ("z", "x", "y"))
             k = max(1, int(np.ceil(max(z.shape) / TILE_GRID)))
-            trace.update(z=z[::k, ::k], x=np.asarray(trace.x)[::k],
-                         y=np.asarray(trace.y)[::k], showscale=False)
-    return fig
+            trace.update(z=z[::k, ::k], x=x[::k], y=y[::k], showscale=False)
+    return spec
 
 
 def tiles(run: Run, frames: list, code: str, active: bool) -> None:
@@ -452,7 +475,7 @@ def tiles(run: Run, frames: list, code: str, active: bool) -> None:
     now = time.monotonic()
     built = cache.get("tiles_at")
     if (active and built is not None and built[0] == (run.id, code, len(frames))
-            and now - built[1] < max(1.0, len(frames) / TILES_PER_S)):
+            and now - built[1] < 0.8 * tile_period(len(frames))):  # 0.8: timer jitter
         frames = [(label, cache[("tile", i)][2]) for i, (label, _) in enumerate(frames)]
     else:
         cache["tiles_at"] = ((run.id, code, len(frames)), now)
@@ -561,11 +584,13 @@ def summary_table(run: Run, frames: list, hist: dict, threshold: float, code: st
 
 
 def grid_panels(run: Run, frames: list, hist: dict, active: bool, threshold: float) -> None:
-    """A comparison's body in the live view: tiles, overlaid curves, summary table."""
+    """A comparison's body in the live view: the replay scrubber (while not training), tiles of
+    the chosen frame, overlaid curves and summary table of the whole run."""
     code = lang()
+    shown = (_scrubber(run) if not active else None) or frames
     st.caption(tr("cmp.legend.colors"))
     with st.container(key="cmp_tiles"):
-        tiles(run, frames, code, active)
+        tiles(run, shown, code, active)
     with st.container(key="cmp_curves"):
         variant_curves_view(run, hist, code, active)
     with st.container(key="cmp_summary"):

@@ -240,28 +240,38 @@ def settings_changed(run: Run | None, want: Want | None) -> bool:
 # toggle would undo itself (Pause then Resume) and Step would take two steps. A second
 # dispatch of the same button within DEBOUNCE_S of the last one is therefore ignored; no person
 # reads a new label and clicks again that fast.
+# On a busy server the second dispatch can come later than DEBOUNCE_S; it carries the arguments
+# of the button as redrawn right after the first one. So a dispatch of a button that was drawn
+# less than DEBOUNCE_S after its last handled click is ignored too, up to LATE_DISPATCH_S after
+# that click (the Pause/Resume toggle passes the time it was drawn).
 DEBOUNCE_S = 1.0
+LATE_DISPATCH_S = 2.5
 _CLICKS_KEY = "_control_clicks"
 
 
-def _debounced(button: str) -> bool:
-    """True if ``button`` was handled less than DEBOUNCE_S ago (a duplicate dispatch)."""
+def _debounced(button: str, drawn: float | None = None) -> bool:
+    """True if ``button`` was handled less than DEBOUNCE_S ago, or (``drawn``: when the button
+    clicked was drawn, ``time.monotonic()``) it was drawn less than DEBOUNCE_S after the last
+    handled click and that click is less than LATE_DISPATCH_S old (a duplicate dispatch)."""
     clicks = st.session_state.setdefault(_CLICKS_KEY, {})
     now = time.monotonic()
-    if now - clicks.get(button, -DEBOUNCE_S) < DEBOUNCE_S:
+    last = clicks.get(button, -LATE_DISPATCH_S)
+    if now - last < DEBOUNCE_S or (drawn is not None and drawn - last < DEBOUNCE_S
+                                   and now - last < LATE_DISPATCH_S):
         return True
     clicks[button] = now
     return False
 
 
-def _clicked_run(slot: Slot, button: str, run_id: str | None) -> tuple[bool, Run | None]:
+def _clicked_run(slot: Slot, button: str, run_id: str | None,
+                 drawn: float | None = None) -> tuple[bool, Run | None]:
     """(is this a click to act on?, the slot's run now): not a duplicate dispatch, and the
     slot's run is still the one the button was drawn for."""
     run = get_scheduler().get(st.session_state.get(slot.run_key))
     run = run if slot.owns(run) else None
     if (run.id if run is not None else None) != run_id:
         return False, run
-    return not _debounced(slot.prefix + button), run
+    return not _debounced(slot.prefix + button, drawn), run
 
 
 def start_label(run: Run | None, want: Want | None) -> str:
@@ -289,9 +299,11 @@ def on_start(want: Want, run_id: str | None, slot: Slot = TRAIN) -> None:
         get_scheduler().start(run)
 
 
-def on_pause(run_id: str | None, action: str, slot: Slot = TRAIN) -> None:
-    """``pause`` a running or queued run; ``resume`` a paused one (with its own settings)."""
-    same, run = _clicked_run(slot, "pause", run_id)
+def on_pause(run_id: str | None, action: str, slot: Slot = TRAIN,
+             drawn: float | None = None) -> None:
+    """``pause`` a running or queued run; ``resume`` a paused one (with its own settings).
+    ``drawn``: when the button was drawn (``time.monotonic()``; see LATE_DISPATCH_S)."""
+    same, run = _clicked_run(slot, "pause", run_id, drawn)
     if not same or run is None:
         return
     if action == "pause" and run.state in ACTIVE_STATES:

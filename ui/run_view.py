@@ -7,15 +7,19 @@ or ``Variants``). The controls go through ``run_session``'s callbacks, so both p
 stale-click guard and the 1 s debounce. Why a run stopped is read from ``Run.reason``.
 
 The live part is ONE top-level ``st.fragment`` whose ``run_every`` is computed before it is
-defined: REFRESH_S while the run trains or waits in line (slower when many runs are watched,
-see ``Scheduler.refresh_interval``), else ``None``, as in Streamlit's start/stop tutorial. It
-reads only what the training thread published, touches the run (heartbeat) and, when the run
-stops being active, reruns the whole page once so the buttons and the refresh follow. What
-the page shows of the run (figures, tiles, tables) is its ``body(run, active)``.
+defined: the page's refresh period (REFRESH_S; Compare: its tile period) while the run trains
+or waits in line (slower when many runs are watched, see ``Scheduler.refresh_interval``), else
+``None``, as in Streamlit's start/stop tutorial. Its cadence follows what the run publishes: a
+timed rerun that finds the frame it drew last waits for the next one (``wait_for_frame``), so
+reruns that would redraw nothing new do not happen. It reads only what the training thread
+published, touches the run (heartbeat) and, when the run stops being active, reruns the whole
+page once so the buttons and the refresh follow. What the page shows of the run (figures,
+tiles, tables) is its ``body(run, active)``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -39,6 +43,10 @@ from .common import ordinal, tr, tr_or
 from .run_session import TRAIN, Slot, Want
 
 REFRESH_S = 0.1  # live refresh while a run is active, both pages (an unchanged chart costs ~0)
+# A timed rerun waits at most this long for a new frame: well under the 0.5 s after which
+# Streamlit starts to fade the elements a running fragment has not redrawn yet.
+WAIT_S = 0.3
+POLL_S = 0.02  # how often a waiting rerun looks for a new frame
 STATE_ICONS = {
     "ready": ":gray[:material/radio_button_unchecked:]",
     RUNNING: ":green[:material/play_circle:]",
@@ -130,7 +138,8 @@ def controls(run: Run | None, want: Want | None, slot: Slot = TRAIN) -> None:
         icon=":material/play_circle:" if paused else ":material/pause:", width="stretch",
         type="primary" if paused and not changed else "secondary",
         disabled=not (active or paused), on_click=rs.on_pause,
-        args=(run_id, "resume" if paused else "pause", slot), help=text("pause.help"),
+        args=(run_id, "resume" if paused else "pause", slot, time.monotonic()),
+        help=text("pause.help"),
     )
     next(cols).button(
         text("step"), key=f"{slot.prefix}step", icon=":material/skip_next:", width="stretch",
@@ -156,17 +165,44 @@ def controls(run: Run | None, want: Want | None, slot: Slot = TRAIN) -> None:
 # --------------------------------------------------------------------------- the live view
 
 
+def wait_for_frame(run: Run, shown: object, timeout: float = WAIT_S,
+                   poll: float = POLL_S) -> bool:
+    """Wait (at most ``timeout`` s, looking every ``poll`` s) until ``run`` publishes a frame
+    other than ``shown`` (``run.latest()`` is a new object per publish) or stops being active.
+    True when there is something new to draw."""
+    end = time.monotonic() + timeout
+    while run.latest() is shown and rs.is_active(run):
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(poll, left))
+    return True
+
+
 def live_view(run: Run | None, want: Want | None, body: Callable[[Run | None, bool], None],
-              slot: Slot = TRAIN) -> None:
+              slot: Slot = TRAIN, refresh_s: float = REFRESH_S) -> None:
     """The auto-refreshing fragment: status line, progress, state box, then ``body(run,
-    active)`` — the page's figures of the run as published now."""
-    every = get_scheduler().refresh_interval(REFRESH_S) if rs.is_active(run) else None
+    active)`` — the page's figures of the run as published now; ``refresh_s``: the page's
+    refresh period (REFRESH_S; longer where the body changes less often).
+
+    Its cadence follows what the run publishes: a timed rerun that finds the frame it drew last
+    waits (``wait_for_frame``, at most WAIT_S) for the next one, so every rerun but the last of
+    a run draws a new frame, and reruns requested by the timer meanwhile fold into one."""
+    every = get_scheduler().refresh_interval(refresh_s) if rs.is_active(run) else None
+    inline = [True]  # the fragment runs as part of this page run (a click must not wait)
+    shown_key = f"_live_shown_{slot.prefix or 'train'}"
 
     @st.fragment(run_every=every)
     def live() -> None:
         current = rs.attached_run(slot)  # heartbeat: touch() on every refresh
         if every is not None and not rs.is_active(current):
             st.rerun()  # finished / diverged / paused elsewhere: redraw buttons, stop polling
+        if current is not None and not inline[0]:
+            shown = st.session_state.get(shown_key)
+            if shown is not None and shown[0] == current.id:
+                wait_for_frame(current, shown[1])
+        if current is not None:
+            st.session_state[shown_key] = (current.id, current.latest())
         with st.container(key=slot.status_key):
             st.markdown(status_line(current, want, slot))
         if current is not None or want is not None:
@@ -177,3 +213,4 @@ def live_view(run: Run | None, want: Want | None, body: Callable[[Run | None, bo
         body(current, every is not None)
 
     live()
+    inline[0] = False

@@ -251,7 +251,8 @@ elif configs:
         st.dataframe(variants_table(configs, labels), hide_index=True, width="stretch")
 with present.stage(values["preset"]):  # the preset's explanation beside the plots
     run_view.controls(run, want, COMPARE)
-    run_view.live_view(run, want, grid, COMPARE)
+    run_view.live_view(run, want, grid, COMPARE,
+                       refresh_s=panels.tile_period(len(run.configs if run else configs)))
 st.number_input(tr("cmp.summary.threshold"), 0.0, 100.0, DEFAULTS["cmp_w1"], step=0.05,
                 format="%g", key="cmp_w1", help=tr("cmp.summary.threshold.help"))
 if run is not None and not rs.is_active(run):

@@ -1,10 +1,10 @@
 // gandemo live chart (Streamlit Components v2, no iframe, no build step): one Plotly chart per
-// key that stays mounted; every message either carries the whole figure ("full") or only the
-// data arrays ("arrays") and other values ("patch") that changed since message `base`; the
-// figure is drawn with Plotly.react.
+// key that stays mounted; every message either carries the whole figure ("full", a keyframe) or
+// only the data arrays ("arrays") and other values ("patch") that differ from keyframe `base`;
+// the figure is drawn with Plotly.react.
 // See ui/live_chart.py for the protocol and the array encoding.
 
-const charts = new Map(); // chart key -> {rev, seq, data, layout, config, gd, frame}
+const charts = new Map(); // chart key -> {rev, seq, keyframe, data, layout, config, gd, frame}
 let plotlyLoad = null;
 
 /** plotly.js from the `plotly` Python package, served by this app's server; loaded once. */
@@ -50,14 +50,27 @@ function decode(enc) {
   return out;
 }
 
-/** Put the decoded arrays ("<trace index>.<dotted path>") into the figure's traces. */
+/** Put the decoded arrays ("<trace index>.<dotted path>") into the figure's traces; a tail
+ * marked `from` is appended to the first `from` values of the array held. False when a tail
+ * does not fit what this page holds (then the whole figure is needed). */
 function applyArrays(data, arrays) {
   for (const [path, enc] of Object.entries(arrays || {})) {
     const parts = path.split(".");
     let node = data[Number(parts[0])];
     for (const part of parts.slice(1, -1)) node = node[part] ??= {};
-    node[parts[parts.length - 1]] = decode(enc);
+    const last = parts[parts.length - 1];
+    let value = decode(enc);
+    if (enc.from !== undefined) {
+      const held = node[last];
+      if (!held || held.length < enc.from) return false;
+      const grown = new Float32Array(enc.from + value.length);
+      grown.set(held.subarray ? held.subarray(0, enc.from) : held.slice(0, enc.from));
+      grown.set(value, enc.from);
+      value = grown;
+    }
+    node[last] = value;
   }
+  return true;
 }
 
 /** Set the changed skeleton values ("layout.title.text", "data.0.zmax"; null = remove). */
@@ -102,25 +115,46 @@ function chartDiv(parentElement, chart) {
   return gd;
 }
 
+/** The figure of keyframe `full` with `msg` (a delta against it, or the keyframe itself)
+ * applied: fresh objects, the keyframe stays as sent. Null when a tail does not fit. */
+function rebuild(full, msg) {
+  const data = structuredClone(full.full.data);
+  const layout = structuredClone(full.full.layout);
+  applyArrays(data, full.arrays);
+  if (msg !== full) {
+    if (!applyArrays(data, msg.arrays)) return null;
+    applyPatch({ data, layout }, msg.patch);
+  }
+  return { data, layout };
+}
+
 export default function (component) {
   const { data: msg, parentElement, setStateValue } = component;
   if (!msg || !msg.key) return;
   let chart = charts.get(msg.key);
-  if (msg.full) {
-    chart = { ...(chart || {}), rev: msg.rev, seq: msg.seq, config: msg.config,
-              data: msg.full.data, layout: msg.full.layout };
-    applyArrays(chart.data, msg.arrays);
+  const held = chart && chart.rev === msg.rev;
+  let figure = null;
+  if (msg.full && !(held && chart.seq === msg.seq)) {
+    chart = { ...(chart || {}), rev: msg.rev, seq: msg.seq, config: msg.config, keyframe: msg };
+    figure = rebuild(msg, msg);
     charts.set(msg.key, chart);
-  } else if (chart && chart.rev === msg.rev && chart.seq === msg.base) {
-    applyPatch(chart, msg.patch);
-    applyArrays(chart.data, msg.arrays);
+  } else if (held && chart.seq === msg.seq) {
+    // a message already applied (the server repeats it while nothing changes): redraw only if
+    // the chart left the page
+    if (chart.gd && chart.gd.parentNode === parentElement) return;
+  } else if (held && chart.keyframe.seq === msg.base) {
+    figure = rebuild(chart.keyframe, msg); // any delta applies: earlier ones may never come
+  }
+  if (figure) {
+    chart.data = figure.data;
+    chart.layout = figure.layout;
     chart.seq = msg.seq;
-  } else if (!(chart && chart.rev === msg.rev && chart.seq === msg.seq)) {
-    // A delta on top of a figure this page does not hold: ask the server for the whole figure.
+  } else if (!(held && chart.seq === msg.seq)) {
+    // A message on top of a figure this page does not hold: ask the server for the whole one.
+    window.__gandemoLiveNeeds = (window.__gandemoLiveNeeds || []); // read by bench/live_rate.py
+    window.__gandemoLiveNeeds.push([msg.key, chart ? chart.seq : null, msg.base ?? null, msg.seq]);
     setStateValue("need", `${msg.rev}:${msg.seq}:${Date.now()}`);
     return;
-  } else if (chart.gd && chart.gd.parentNode === parentElement) {
-    return; // "same" (or a message already applied) and the chart is on the page as drawn
   }
   chart.layout.datarevision = chart.seq;
   chart.gd = chartDiv(parentElement, chart);
