@@ -22,6 +22,7 @@ from .config import (
     raise_all,
     show_value,
     to_dict,
+    with_target_defaults,
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_DIVERGED = 0, 2, 3
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args) -> RunConfig:
     """The validated config of the command line; ConfigError(s) naming every invalid setting."""
     data, errors = _base_config(args)
-    cfg, more = parse_settings(data)
+    cfg, more = parse_settings(with_target_defaults(data))  # a setting not given: the target's
     raise_all(errors + more)
     return cfg
 

@@ -451,6 +451,24 @@ def _uploaded(value) -> tuple[int, str] | None:
     return uploaded_ref(value)
 
 
+def target_defaults(target) -> dict[str, Any]:
+    """The settings a run on ``target`` starts from where they differ from RunConfig's defaults
+    (the registry entry's ``defaults``); {} for a target without any, custom or unknown."""
+    from .targets import TARGETS
+
+    found = TARGETS.get(target) if isinstance(target, str) else None
+    return dict(found.defaults) if found is not None else {}
+
+
+def with_target_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` plus its target's ``target_defaults`` for every setting ``data`` does not give:
+    what the user sets wins. The CLI reads its settings through this; a config's JSON and URL
+    spell every value that differs from RunConfig's defaults, so they never need it."""
+    if not isinstance(data, Mapping):
+        return data
+    return {**target_defaults(data.get("target")), **data}
+
+
 def from_dict(data: dict[str, Any]) -> RunConfig:
     """Build and validate a RunConfig; unknown keys are an error (a typo must not pass silently).
     Raises ConfigError, or ConfigErrors naming every invalid setting."""
@@ -546,7 +564,7 @@ _FIELDS = {f.name: f for f in fields(RunConfig)}
 __all__ = [
     "RunConfig", "ConfigError", "ConfigErrors", "parse_settings", "parse_json", "parse_value",
     "cross_field_errors", "CROSS_CHECKS", "raise_all", "query_value", "show_name", "show_value",
-    "load_json", "from_dict",
+    "load_json", "from_dict", "target_defaults", "with_target_defaults",
     "to_dict", "to_json", "from_json", "to_query", "from_query", "field_specs", "describe",
     "replace",
 ]

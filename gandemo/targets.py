@@ -16,7 +16,10 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -33,7 +36,8 @@ class Target(ABC):
 
     ``modes``/``mode_std`` are the centres (K, dim) and common σ of a mixture of well-separated
     modes, for the mode metrics; None otherwise. ``exact_density`` says ``log_density`` is the
-    exact density of ``sample`` (true for every entry here).
+    exact density of ``sample`` (true for every entry here). ``defaults``: the settings a run on
+    this target starts from where they differ from RunConfig's (read-only mapping).
     """
 
     name: str
@@ -44,6 +48,9 @@ class Target(ABC):
     mode_std: float | None = None
     exact_density: bool = True
     kde_bandwidth: float = 0.1
+    # Settings this target starts with instead of RunConfig's defaults (``config.target_defaults``):
+    # chosen by measurement so that a run with them converges within its default steps.
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -168,16 +175,18 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 def _mixture(name: str, description: str, bounds, means, std: float, weights=None,
-             separated: bool = True, h: float = 0.1) -> GaussianMixture:
+             separated: bool = True, h: float = 0.1,
+             defaults: Mapping[str, Any] | None = None) -> GaussianMixture:
     """Registry helper. ``separated=False`` hides the modes from the mode metrics (used for the
-    moons and the swiss roll, whose many overlapping components only shape a curve)."""
+    moons and the swiss roll, whose many overlapping components only shape a curve);
+    ``defaults``: the target's own starting settings (``Target.defaults``)."""
     means = _readonly(np.reshape(means, (len(means), -1)))
     k = len(means)
     return GaussianMixture(
         name=name, dim=means.shape[1], description=description, bounds=bounds,
         modes=means if separated else None, mode_std=std if separated else None,
         means=means, std=std, weights=_readonly(np.full(k, 1 / k) if weights is None else weights),
-        kde_bandwidth=h,
+        kde_bandwidth=h, defaults=MappingProxyType(dict(defaults or {})),
     )
 
 
@@ -215,6 +224,15 @@ def _swiss_roll(k: int = 150, scale: float = 1 / 5) -> np.ndarray:
 
 _BOUNDS_1D = ((-5.0, 5.0),)
 
+# Per-target starting settings (docs/target-defaults.md has the rule and the measurements).
+# ring8: with RunConfig's defaults (k = 1, η_D = η_G = 2·10⁻⁴) G hops between modes and ends
+# with 0 of 8 on seed 0; a D that learns 3× faster (two time-scale rule) keeps up with it.
+RING8_DEFAULTS = {"lr_d": 6e-4}
+# grid25: 25 modes need a wider G and D, larger batches, faster steps and more of them.
+GRID25_DEFAULTS = {"batch": 512, "g_width": 128, "d_width": 128, "lr_g": 5e-4, "lr_d": 5e-4,
+                   "steps": 4000}
+
+
 class _Registry(dict):
     """The named targets. Iteration, ``in`` and ``len`` see only them; a lookup by the name of a
     custom target (``custom-<digest>``, see ``custom_target``) also finds it while it is
@@ -243,9 +261,9 @@ TARGETS: dict[str, Target] = _Registry({
         ScipyTarget(name="heavy-tailed", dim=1, bounds=((-8.0, 8.0),), dist=stats.t(3, 0, 0.7),
                     description="Student-t, ν = 3, loc 0, scale 0.7 (tails ∝ |x|⁻⁴)"),
         _mixture("ring8", "⅛·Σₖ N(2·(cos 2πk/8, sin 2πk/8), 0.02²·I), k = 0..7",
-                 ((-3.0, 3.0), (-3.0, 3.0)), _ring8(), 0.02, h=0.05),
+                 ((-3.0, 3.0), (-3.0, 3.0)), _ring8(), 0.02, h=0.05, defaults=RING8_DEFAULTS),
         _mixture("grid25", "1/25·Σ N((i, j), 0.05²·I), i, j ∈ {−4, −2, 0, 2, 4}",
-                 ((-6.0, 6.0), (-6.0, 6.0)), _grid25(), 0.05),
+                 ((-6.0, 6.0), (-6.0, 6.0)), _grid25(), 0.05, defaults=GRID25_DEFAULTS),
         # Moons and swiss roll are exact mixtures of many equal-weight N(c, 0.1²·I) whose centres
         # c lie evenly along the curve (spacing ≈ σ, so the ridge is smooth): sampler and
         # log_density agree exactly. No mode metrics: the components overlap.

@@ -6,10 +6,13 @@ Starts ``streamlit run app.py`` on a free local port, drives Debian's Chromium w
 (``$GANDEMO_CHROMIUM``, default /usr/bin/chromium) and saves, per language:
 
 * ``present_train_bimodal_<lang>.png`` — Train, ``lipschitz-tools`` preset on bimodal, mid-run;
-* ``present_train_ring8_<lang>.png`` — Train, ``d-strength`` preset on ring8 (k = 5), mid-run;
+* ``present_train_ring8_<lang>.png`` — Train, ring8 with its own starting settings
+  (``Target.defaults``: what a newcomer gets by picking ring8), past the step where they cover
+  all 8 modes;
 * ``present_compare_lipschitz_<lang>.png`` / ``present_compare_ring8_<lang>.png`` — Compare
-  with the ``lipschitz-tools`` and ``mode-collapse-ring8`` presets, mid-run;
-* ``present_theory_<lang>.png`` — the Theory page.
+  with the ``lipschitz-tools`` and ``mode-collapse-ring8`` presets, mid-run and past the step
+  from which their live checks decide (✓ / ✗ rather than "…");
+* ``present_theory_<lang>.png`` — the Theory page, scrolled to its first figure.
 
 Every wait is a bounded poll on what the page shows; a busy machine only makes it slower.
 """
@@ -98,6 +101,14 @@ def settle(page) -> None:
     page.wait_for_timeout(500)
 
 
+def show_first_figure(page) -> None:
+    """Scroll the page so its first figure ends at the bottom of the screen (with the numbers
+    above it in view), as a teacher scrolls to it in class."""
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(timeout=WAIT_MS)
+    chart.evaluate("el => el.scrollIntoView({block: 'end'})")
+
+
 def shot(page, name: str, lang: str) -> Path:
     path = OUT / f"present_{name}_{lang}.png"
     page.screenshot(path=str(path), animations="disabled")
@@ -127,9 +138,19 @@ def compare(page, base: str, lang: str, preset: str, until: int) -> None:
     page.locator(".st-key-present label").first.click(timeout=WAIT_MS)  # presentation mode on
     wait_app(page)
     click(page, "cmp_start")
-    wait_step(page, until)
+    wait_step(page, until, timeout_s=600)  # four 2D variants train slowly on a busy machine
     page.locator(".st-key-cmp_tiles .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
     settle(page)
+
+
+def target_query(target: str) -> str:
+    """The URL query of a run on ``target`` with its own starting settings, as the Train page
+    writes it after the target is picked."""
+    from urllib.parse import urlencode
+
+    from gandemo.config import from_dict, to_query, with_target_defaults
+
+    return urlencode(to_query(from_dict(with_target_defaults({"target": target}))))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,15 +177,15 @@ def main(argv: list[str] | None = None) -> None:
                         train(page, base, lang, "preset=lipschitz-tools&target=bimodal"
                               "&steps=1500", 500)
                     elif name == "train_ring8":
-                        train(page, base, lang, "preset=d-strength&target=ring8&d_steps=5"
-                              "&steps=1000", 700)
+                        train(page, base, lang, target_query("ring8"), 1200)
                     elif name == "compare_lipschitz":
                         compare(page, base, lang, "lipschitz-tools", 400)
                     elif name == "compare_ring8":
-                        compare(page, base, lang, "mode-collapse-ring8", 150)
+                        compare(page, base, lang, "mode-collapse-ring8", 720)
                     else:
                         page.goto(f"{base}/theory?present=1&lang={lang}")
                         wait_app(page)
+                        show_first_figure(page)
                         settle(page)
                     shot(page, name, lang)
                     context.close()

@@ -11,6 +11,9 @@ and ``Limits.check``; the errors become one message that names each setting and 
 allowed, shown with ``st.error`` (never a crash). URL values are screened before the bound
 widgets read them (``check_query_params``); user text in a message is Markdown-escaped.
 
+Picking a target moves the settings still at the previous target's starting values to the new
+target's (``config.target_defaults``, e.g. ring8's faster D); a setting the user changed stays.
+
 Target ``custom`` trains on the user's own points (``data_panel``): a CSV upload or points drawn
 on a Plotly chart (click adds one, a box or lasso selection fills a region), kept per session;
 the URL carries them as ``data=`` (``userdata.to_link``: small sets in full).
@@ -32,6 +35,7 @@ from gandemo.config import (
     load_json,
     parse_settings,
     query_value,
+    target_defaults,
 )
 from gandemo.losses import LOSSES, get_loss
 from gandemo.presets import PRESETS
@@ -90,6 +94,7 @@ HINTS: dict[str, dict[str, Any]] = {
 PRESET_KEY = "preset"  # the preset picker (not widget-bound: its URL value is the preset name)
 UPLOAD_KEY = "config_upload"
 NOTICE_KEY = "_config_notices"  # messages shown in the main area until the next action
+TARGET_SEEN_KEY = "_target_seen"  # the target of the last drawn form (whose defaults it shows)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -173,6 +178,36 @@ def set_widgets(cfg: RunConfig) -> None:
     if cfg.data is not None:
         st.session_state["target"] = CUSTOM
         _set_points(np.array(cfg.data), "config")
+
+
+def starting_values(target) -> dict[str, Any]:
+    """Every setting a run on ``target`` starts from: RunConfig's defaults, then the target's
+    (``config.target_defaults``), each within this server's caps."""
+    specs = field_specs()
+    server_caps = caps()
+    values = {name: spec["default"] for name, spec in specs.items()}
+    for name, value in target_defaults(target).items():
+        values[name] = min(value, server_caps[name]) if name in server_caps else value
+    return values
+
+
+def _apply_target_defaults() -> None:
+    """The target picker's callback: a setting the user left at the previous target's starting
+    value moves to the new target's (``starting_values``); one the user changed stays. Says in
+    the main area what changed."""
+    new = st.session_state.get("target")
+    old = st.session_state.get(TARGET_SEEN_KEY)
+    before, after = starting_values(old), starting_values(new)
+    changed = []
+    for name in sorted(set(target_defaults(old)) | set(target_defaults(new))):
+        if st.session_state.get(name, before[name]) == before[name] != after[name]:
+            st.session_state[name] = after[name]
+            changed.append(name)
+    st.session_state[TARGET_SEEN_KEY] = new
+    clear_notices()
+    if changed and target_defaults(new):
+        add_notice("info", tr("ui.form.target_defaults", target=md_code(new), settings=", ".join(
+            f"{label(n)} = {after[n]:g}" for n in changed)))
 
 
 # --------------------------------------------------------------------------- URL check
@@ -295,6 +330,8 @@ def field_widget(name: str, spec: dict[str, Any], values: dict[str, Any], cap: i
     default = spec["default"]
     if spec["choices"] is not None:  # target: the named ones, then your own points
         options = [*spec["choices"], *([CUSTOM] if name == "target" else [])]
+        if name == "target":  # a newly picked target brings its own starting settings
+            common["on_change"] = _apply_target_defaults
         return st.selectbox(text, options, index=options.index(default), **common)
     if isinstance(default, bool):
         return st.checkbox(text, value=default, **common)
@@ -347,8 +384,10 @@ def config_form() -> dict[str, Any]:
                 note = _describe_choice(name, values[name])
                 if note:
                     st.caption(note)
-                if name == "target" and values[name] == CUSTOM:
-                    values["data"] = data_panel()
+                if name == "target":
+                    st.session_state[TARGET_SEEN_KEY] = values[name]
+                    if values[name] == CUSTOM:
+                        values["data"] = data_panel()
     _sync_data_param(values.get("data"))
     return values
 

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from gandemo import animate, export, moves, report
-from gandemo.config import RunConfig, to_json
+from gandemo.config import RunConfig, target_defaults, to_json
 from gandemo.figures import (
     COMPARISON_WIDTH,
     STYLE,
@@ -185,15 +185,14 @@ def _hist_token(hist: dict) -> tuple:
 # --------------------------------------------------------------------------- one run
 
 
-# Measured (seed 0, default settings, 2000 steps): ring8 with k = 1 ends with 0-2 of 8 modes and
-# JS ≈ ln 2, with k = 5 D steps per G step 8 modes at step 1000 and JS 0.69 → 0.27; grid25 covers
-# 13 of 25 modes (JS ≈ 0.54) with k = 1 or 5: it needs far more steps than the default.
-SLOW_TARGETS = {"ring8": {"d_steps": 5}, "grid25": None}  # target -> settings that converge
+# target -> settings that converge (its own defaults, config.target_defaults; measured in
+# docs/target-defaults.md), or None where even those do not: then the note always shows.
+SLOW_TARGETS = {"ring8": target_defaults("ring8"), "grid25": None}
 
 
 def target_note(cfg: RunConfig | None) -> None:
-    """Before a run on a 2D target the defaults do not learn in their steps: say so, and offer
-    the settings that do (one click puts them into the sidebar form)."""
+    """Before a run on a 2D target with settings that do not learn in their steps: say so, and
+    offer the settings that do (one click puts them into the sidebar form)."""
     if cfg is None or cfg.target not in SLOW_TARGETS:
         return
     fix = SLOW_TARGETS[cfg.target]
