@@ -79,6 +79,9 @@ class StackedOptimizer:
         self.params = params
         full = params.per_row
         zeros = torch.zeros_like(params.flat)
+        self.lr_full = full(lr)
+        # equal β's (as in every comparison of one experiment): the bias corrections are scalars
+        self.uniform_betas = len(set(beta1)) == 1 and len(set(beta2)) == 1
         if kind == "adam":
             self.one_minus_b1 = full([1 - b for b in beta1])
             self.b2, self.one_minus_b2 = full(beta2), full([1 - b for b in beta2])
@@ -107,10 +110,18 @@ class StackedOptimizer:
         s["t"] += 1
         if self.kind == "adam":
             t = float(s["t"])
-            neg_step = [-lr / (1 - b1**t) for lr, b1 in zip(self.lr, self.beta1)]
-            bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2]
             s["m"].lerp_(g, self.one_minus_b1)
             s["v"].mul_(self.b2).addcmul_(g * self.one_minus_b2, g)
+            if self.uniform_betas:
+                b1, b2 = self.beta1[0], self.beta2[0]
+                denom = (s["v"].sqrt() / (1 - b2**t) ** 0.5).add_(1e-8)
+                if isinstance(self.lr_full, float):  # torch.optim's own expression
+                    p.addcdiv_(s["m"], denom, value=-self.lr_full / (1 - b1**t))
+                else:
+                    p.addcdiv_(s["m"] * self.lr_full, denom, value=-1 / (1 - b1**t))
+                return
+            neg_step = [-lr / (1 - b1**t) for lr, b1 in zip(self.lr, self.beta1)]
+            bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2]
             denom = (s["v"].sqrt() / self.params.per_row(bc2_sqrt)).add_(1e-8)
             p.addcdiv_(s["m"] * self.params.per_row(neg_step), denom)
         elif self.kind == "rmsprop":

@@ -211,6 +211,8 @@ def test_the_scheduler_steps_one_player_of_a_paused_run():
 
 
 def test_locale_keys_exist_in_both_languages():
+    import ui  # noqa: F401  (registers the pages' locale root: the button labels live there)
+
     for key in ("moves.js.same", "moves.js.change", "moves.d.toward", "moves.d.away",
                 "moves.d.no_star", "moves.g", "ui.controls.step_d", "ui.controls.step_g",
                 "moves.ghost.p_g", "moves.ghost.d", "moves.ghost.fakes", "moves.caption"):
