@@ -36,7 +36,7 @@ from plotly.io.json import to_json_plotly
 
 from . import export
 from .config import RunConfig
-from .figures import FONT_SIZE, d_axis_range, frame_panel
+from .figures import FONT_SIZE, d_axis_range, density_top, frame_panel
 from .i18n import t
 from .losses import get_loss
 from .snapshot import Snapshot
@@ -128,8 +128,9 @@ def solo_animation(snaps: Sequence[Snapshot], cfg: RunConfig, *, lang: str = "en
     loss, target = get_loss(cfg.loss), get_target(cfg.target)
     d_range = loss.output_range or d_axis_range(
         None, *[s.d_out for s in chosen], *[s.d_star for s in chosen if s.dim == 1])
+    top = density_top(chosen)  # one density axis over all frames (1D; ignored for 2D)
     figs = [frame_panel(s, d_label=loss.output_label, d_range=d_range, bounds=target.bounds,
-                        lang=lang) for s in chosen]
+                        density_max=top, lang=lang) for s in chosen]
     dim = chosen[0].dim
     height = int(figs[0].layout.height)
     specs = []
@@ -152,11 +153,12 @@ def grid_animation(frame_lists: Sequence[Sequence[tuple[str, Snapshot]]],
         raise AnimationError("no replay frames yet: train the comparison first")
     chosen = pick(_distinct(lists, lambda fr: max(s.step for _, s in fr)), max_frames)
     total = max(c.steps for c in configs)
+    top = density_top([s for frames in chosen for _, s in frames])  # one density axis (1D)
     specs, steps = [], []
     for frames in chosen:
         step = max(s.step for _, s in frames)
         upto = {label: _until(h, step) for label, h in histories.items()}
-        fig = comparison_figure_from(frames, upto, configs, lang)
+        fig = comparison_figure_from(frames, upto, configs, lang, density_max=top)
         fig.update_layout(width=_grid_width())
         specs.append(_corner(fig, step, total, lang))
         steps.append(step)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,6 +72,13 @@ MAX_SCATTER = 300
 MAX_RUG = 150
 MAX_ARROWS = 150
 ARROW_FRACTION = 0.08  # the longest arrow, as a share of the x span
+# Density axis (1D): DENSITY_BASE × max p_r, grown by DENSITY_GROW at most DENSITY_MAX_STEPS
+# times (to 2.5 × max p_r: a generator collapsed on one of two modes peaks at ≈ 2 × p_r) until
+# p_g's peak fits with DENSITY_HEADROOM.
+DENSITY_BASE = 1.6
+DENSITY_GROW = 1.25
+DENSITY_MAX_STEPS = 2
+DENSITY_HEADROOM = 1.1
 VIEW_FACTORS = (1.0, 1.5, 2.0, 3.0)  # a 2D view grows by these factors to show the fakes
 LN2 = math.log(2.0)
 # Log axes: labels at whole decades only (10⁻², 10⁻¹, …), unlabelled minor ticks at 2…9 × 10ᵏ.
@@ -281,13 +289,98 @@ def d_axis_range(d_range: Range | None, *arrays: np.ndarray | None) -> Range:
     return -top, top
 
 
+def _peak(values) -> float:
+    """Largest finite value of ``values`` (0 for none)."""
+    v = np.asarray(values if values is not None else (), dtype=float)
+    return float(v[np.isfinite(v)].max(initial=0.0))
+
+
+def density_top(snaps: Sequence[Snapshot], floor: float = 0.0) -> float:
+    """Top of the density axis for 1D frames ``snaps`` (one run's or a comparison's frames so
+    far): base = DENSITY_BASE × the tallest p_r, times the smallest DENSITY_GROW^k
+    (k ≤ DENSITY_MAX_STEPS) that holds DENSITY_HEADROOM × the tallest p_g; never below
+    ``floor`` (the top drawn so far: a live axis only grows, so it does not jump). A p_g taller
+    than the largest step (an untrained generator's first spike) is clipped."""
+    peak_r = max((_peak(s.p_r) for s in snaps), default=0.0)
+    peak_g = max((_peak(s.p_g) for s in snaps), default=0.0)
+    base = DENSITY_BASE * peak_r if peak_r > 0 else 1.0
+    k = 0
+    while k < DENSITY_MAX_STEPS and base * DENSITY_GROW**k < DENSITY_HEADROOM * peak_g:
+        k += 1
+    return max(float(floor), base * DENSITY_GROW**k)
+
+
 def _density_top(snap: Snapshot, density_max: float | None) -> float:
-    """Fixed top of the density axis: given, else 1.6 × max p_r."""
+    """Fixed top of the density axis: given, else ``density_top`` of this frame alone."""
     if density_max is not None:
         return float(density_max)
-    p_r = np.asarray(snap.p_r, dtype=float)
-    peak = float(p_r[np.isfinite(p_r)].max(initial=0.0))
-    return 1.6 * peak if peak > 0 else 1.0
+    return density_top([snap])
+
+
+def text_width(text: str, font_px: float) -> float:
+    """Estimated width (px) of ``text`` at ``font_px``: 1 em per CJK or full-width character,
+    0.6 em per other one (an Arial-like average, a little generous)."""
+    return font_px * sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in text)
+
+
+# Line breaks: never before closing punctuation, never after an opening bracket, never on
+# either side of a relation ("k = 5" stays whole).
+_CLOSING = set("）)」》”’，。、：；！？,.;:!?")
+_OPENING = set("（(「《“‘")
+_RELATION = set("=≈≠≤≥<>")
+_PIECE = re.compile(r"[^\s\u2e80-\uffff]+\s*|[\u2e80-\uffff]\s*|\s+")
+
+
+def _pieces(text: str) -> list[str]:
+    """What a line break may not split: a latin word (with its trailing spaces) or one CJK
+    character, closing punctuation glued to the piece before it, an opening bracket to the one
+    after it, a relation sign to both."""
+    out: list[str] = []
+    glue_next = False
+    for piece in _PIECE.findall(text):
+        head = piece.strip()[:1]
+        if out and (glue_next or not head or head in _CLOSING or head in _RELATION):
+            out[-1] += piece
+        else:
+            out.append(piece)
+        glue_next = bool(head) and piece.strip()[-1] in _OPENING | _RELATION
+    return out
+
+
+def wrap_text(text: str, width_px: float, font_px: float) -> list[str]:
+    """``text`` greedily broken into lines of at most ``width_px`` (``text_width`` at
+    ``font_px``), at spaces or between CJK characters; a single word wider than the line keeps
+    a line of its own rather than being cut."""
+    lines: list[str] = []
+    line = ""
+    for piece in _pieces(text.strip()):
+        if line and text_width((line + piece).rstrip(), font_px) > width_px:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+TITLE_PAD = 10  # px above a figure title
+LINE_SPACING = 1.3  # plotly.js's line height, in em
+
+
+def title_block(lines: Sequence[str], size: int, color: str = TEXT_COLOR) -> tuple[dict, int]:
+    """A top-left figure title of ``lines`` (already wrapped, may hold markup) at ``size`` px,
+    and the top margin (px) that holds it with a gap above the plot. plotly.js puts the first
+    baseline of a multi-line title at ``pad.t`` (a one-line title is shifted down by its cap
+    height, 0.7 em, but the lines of a multi-line one are not), so a multi-line title gets
+    0.9 em more padding: its first line would otherwise be cut in half at the top."""
+    lines = list(lines) or [""]
+    pad = TITLE_PAD + (round(0.9 * size) if len(lines) > 1 else 0)
+    height = TITLE_PAD + size * (0.9 + LINE_SPACING * (len(lines) - 1) + 0.3)
+    title = {"text": "<br>".join(lines), "font": {"size": size, "color": color}, "x": 0.01,
+             "xanchor": "left", "y": 1, "yanchor": "top", "yref": "container",
+             "pad": {"t": pad}}
+    return title, math.ceil(height) + 12
 
 
 def _legend_rows(traces: Sequence[dict], width: float, font: int = FONT_SIZE - 1) -> int:
@@ -299,7 +392,7 @@ def _legend_rows(traces: Sequence[dict], width: float, font: int = FONT_SIZE - 1
         if tr.get("showlegend") is False or not name or key in seen:
             continue
         seen.add(key)
-        entry = 50 + font * sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in name)
+        entry = 50 + text_width(name, font)
         if used and used + entry > width:
             rows, used = rows + 1, 0.0
         used += entry
@@ -617,7 +710,9 @@ def _series_figure(hist, series, *, title: str, y_title: str, lang: str, log: bo
     panel = Panel(
         [(tr, False) for tr in _series_traces(hist, series, positive=log, style=style)],
         xaxis={"title": {"text": t("fig.axis.step", lang)}},
-        yaxis={"title": {"text": y_title}, **y_axis},
+        # automargin: the left margin grows to hold the tick labels and the axis title (log
+        # labels such as 10⁻³ and a title of two words would otherwise be cut at the left).
+        yaxis={"title": {"text": y_title}, "automargin": True, **y_axis},
     )
     return _single_figure(panel, title=title, height=HEIGHTS["curves"], hovermode="x unified",
                           style=style)
@@ -722,6 +817,7 @@ def divergence_curves(hist_arrays: Mapping[str, np.ndarray], lang: str = "en",
     step_title = {"text": t("fig.axis.step", lang)}
     layout["xaxis"]["title"] = layout["xaxis2"]["title"] = step_title
     _merge_axes(layout, yaxis={"anchor": "x", "title": {"text": t("fig.div.axis_a", lang)},
+                               "automargin": True,
                                **log_axis(finite + [LN2])},
                 yaxis2={**layout.get("yaxis", {}), "anchor": "x2",
                         "title": {"text": t("fig.div.axis_b", lang)}})
@@ -869,7 +965,8 @@ def comparison_grid(
     height = PANEL_ROW_PX * (math.ceil(max(len(frames), 1) / ncols) + 1) + caption_px
     skeleton, cells = _grid_skeleton(len(frames), dim, height)
     layout = copy.deepcopy(skeleton)
-    top = max((_density_top(s, density_max) for _, s in frames), default=1.0)
+    top = (float(density_max) if density_max is not None
+           else density_top([s for _, s in frames]) if dim == 1 else 1.0)
     data: list[dict] = []
     for i, (name, snap) in enumerate(frames):
         panel = _grid_panel(snap, first=i == 0, left_title=i % ncols == 0, top=top, lang=lang,

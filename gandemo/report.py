@@ -52,10 +52,12 @@ def caption(configs: Sequence[RunConfig], labels: Sequence[str], steps: int) -> 
 
 def comparison_figure_from(frames: Sequence[tuple[str, Snapshot]],
                            histories: Mapping[str, Mapping[str, np.ndarray]],
-                           configs: Sequence[RunConfig], lang: str = "en") -> go.Figure:
+                           configs: Sequence[RunConfig], lang: str = "en",
+                           density_max: float | None = None) -> go.Figure:
     """The report figure from published data: ``frames`` = [(label, Snapshot)] in variant order,
     ``histories`` = {label: history arrays}, ``configs`` the variants' configs in that order
-    (what a live ``ComparisonRun`` offers, or ``cli`` from its finished trainers)."""
+    (what a live ``ComparisonRun`` offers, or ``cli`` from its finished trainers);
+    ``density_max``: the 1D density axis top (an animation pins one over all its frames)."""
     labels = [label for label, _ in frames]
     losses = [get_loss(c.loss) for c in configs]
     steps = max((snap.step for _, snap in frames), default=0)
@@ -66,6 +68,7 @@ def comparison_figure_from(frames: Sequence[tuple[str, Snapshot]],
         bounds=get_target(configs[0].target).bounds,
         caption=caption(configs, labels, steps),
         lang=lang,
+        density_max=density_max,
     )
 
 

@@ -305,3 +305,95 @@ def test_divergence_curves_name_the_estimator_and_mark_infinite_kl():
     assert marks.y[0] > max(v for tr in fig.data if tr.yaxis == "y" and tr.name != marks.name
                             for v in tr.y if np.isfinite(v))
     fig.to_json()  # serialises: no inf reaches plotly
+
+
+# --------------------------------------------------------------------------- readability
+
+
+def _peaked(snap: Snapshot, peak: float) -> Snapshot:
+    """``snap`` with p_g a narrow bump of height ``peak`` at x = 2 (a collapsed generator)."""
+    import dataclasses
+
+    x = snap.axes[0]
+    return dataclasses.replace(snap, p_g=peak * np.exp(-0.5 * ((x - 2) / 0.2) ** 2))
+
+
+def test_density_axis_holds_the_tallest_p_g_with_headroom():
+    snap = make_snapshot_1d()
+    base = 1.6 * snap.p_r.max()  # ≈ 0.64: p_r alone
+    collapsed = _peaked(snap, 0.8)  # one mode holds all the mass: ≈ 2 × p_r's peak
+    top = F.density_panel(collapsed, **KW1).layout.yaxis.range[1]
+    assert top >= F.DENSITY_HEADROOM * 0.8 > base
+    assert top == pytest.approx(base * F.DENSITY_GROW ** 2)  # grown in steps, not per frame
+    drawn = max(max(tr.y) for tr in F.density_panel(collapsed, **KW1).data if tr.fill)
+    assert drawn < top
+    # a spike beyond the largest step is clipped there, not followed
+    spike = F.density_top([_peaked(snap, 5.0)])
+    assert spike == pytest.approx(base * F.DENSITY_GROW ** F.DENSITY_MAX_STEPS)
+    assert spike < 5.0
+
+
+def test_density_axis_only_grows_over_the_frames():
+    snap = make_snapshot_1d()
+    frames = [_peaked(snap, h) for h in (0.3, 0.75, 0.2)]
+    tops, top = [], 0.0
+    for frame in frames:  # what the live view does: the top drawn so far is the floor
+        top = F.density_top([frame], floor=top)
+        tops.append(top)
+    assert tops == sorted(tops) and tops[-1] == tops[1] > tops[0]
+    assert tops[-1] == pytest.approx(F.density_top(frames))  # = the max over the frames
+    assert tops[-1] >= F.DENSITY_HEADROOM * 0.75
+
+
+def test_comparison_grid_density_axis_holds_every_variant_p_g():
+    snap = make_snapshot_1d()
+    frames = [("a", snap), ("b", _peaked(snap, 0.8))]
+    fig = F.comparison_grid(frames, {}, d_labels={}, d_ranges={}, bounds=BOUNDS_1D,
+                            caption="c", lang="en")
+    tops = {fig.layout[k].range[1] for k in fig.layout if k.startswith("yaxis")
+            and fig.layout[k].range is not None and fig.layout[k].range[0] < 0
+            and fig.layout[k].title.text != "D(x)"}
+    assert min(tops) >= F.DENSITY_HEADROOM * 0.8
+
+
+@pytest.mark.parametrize("name,width,font", [
+    ("WGAN-GP (gradient penalty), k = 5", 300, 22),
+    ("WGAN-GP（梯度惩罚），k = 5", 260, 22),
+    ("WGAN-GP（梯度惩罚），k = 5", 300, 22),
+    ("谱归一化 + hinge 损失", 150, 22),
+    ("minibatch discrimination", 200, 16),
+])
+def test_wrap_text_fits_the_width_and_keeps_every_character(name, width, font):
+    lines = F.wrap_text(name, width, font)
+    assert len(lines) >= 2  # too long for one line: wrapped, not cut
+    assert all(F.text_width(line, font) <= width for line in lines), lines
+    assert "".join(lines).replace(" ", "") == name.replace(" ", "")
+    assert not any(line[0] in "）)，," for line in lines)  # no line starts with closing marks
+    assert not any(line[-1] in "（(" for line in lines)
+    assert not any(line.startswith("=") or line.endswith("=") for line in lines)  # "k = 5"
+
+
+def test_wrap_text_short_name_and_overlong_word():
+    assert F.wrap_text("plain", 300, 22) == ["plain"]
+    assert F.wrap_text("", 300, 22) == [""]
+    # a word wider than the line keeps a line of its own rather than being cut
+    assert F.wrap_text("a supercalifragilistic b", 100, 22) == ["a", "supercalifragilistic",
+                                                                 "b"]
+
+
+def test_title_block_makes_room_for_every_line():
+    one, t1 = F.title_block(["plain"], 22)
+    three, t3 = F.title_block(["<b>WGAN-GP (gradient</b>", "<b>penalty)</b>", "step 5"], 22)
+    assert three["text"].count("<br>") == 2 and three["font"]["size"] == 22
+    # a multi-line title's first baseline sits at pad.t: one line's ascent lower than a
+    # one-line title's (which plotly.js shifts down by itself), so it is not cut at the top
+    assert three["pad"]["t"] >= one["pad"]["t"] + 0.8 * 22
+    assert t3 - t1 >= 2 * F.LINE_SPACING * 22 - 1 and t1 >= 22 + F.TITLE_PAD
+    assert t3 >= three["pad"]["t"] + 2 * F.LINE_SPACING * 22  # the last line is inside
+
+
+@pytest.mark.parametrize("style", [F.STYLE, F.PRESENT], ids=["normal", "present"])
+def test_log_axis_titles_get_their_margin(style):
+    for fig in (F.grad_norm_curves(make_history(), "zh", style=style),
+                F.divergence_curves(make_history(), "zh", style=style)):
+        assert fig.layout.yaxis.automargin is True and fig.layout.yaxis.title.text

@@ -24,12 +24,15 @@ from gandemo.figures import (
     COMPARISON_WIDTH,
     STYLE,
     Style,
+    density_top,
     divergence_curves,
     frame_panel,
     grad_norm_curves,
     loss_curves,
+    title_block,
     variant_color,
     variant_text_color,
+    wrap_text,
 )
 from gandemo.i18n import t
 from gandemo.losses import LOSSES
@@ -92,15 +95,17 @@ def distinct_frames(run: Run) -> list:
 
 
 def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, code: str,
-                 style: Style = STYLE, previous: Snapshot | None = None):
+                 style: Style = STYLE, previous: Snapshot | None = None,
+                 density_max: float | None = None):
     """One of the four panels as a complete, titled figure (the exports use this, in the
     normal style and sizes; presentation mode passes ``figures.PRESENT`` and its heights).
-    ``previous``: the frame before a lone move, drawn faintly behind (frame panel only)."""
+    ``previous``: the frame before a lone move, drawn faintly behind (frame panel only);
+    ``density_max``: the 1D density axis top (``density_ceiling``)."""
     if kind == "frame":
         loss = LOSSES[cfg.loss]
         fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
                           bounds=TARGETS[cfg.target].bounds, lang=code, style=style,
-                          previous=previous)
+                          previous=previous, density_max=density_max)
         fig.update_layout(height=present.size(f"frame_{snap.dim}d") if style.present
                           else FRAME_HEIGHT[snap.dim])
         return fig
@@ -114,11 +119,12 @@ def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, c
 
 
 def live_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict,
-                code: str, previous: Snapshot | None = None) -> tuple[str, go.Figure]:
+                code: str, previous: Snapshot | None = None,
+                density_max: float | None = None) -> tuple[str, go.Figure]:
     """The panel for the page: its title comes out of the figure (drawn above it by Streamlit,
     where it wraps), so the legend can sit right above the plot at any column width — inside
     the figure a legend that wraps onto more rows would run into the title."""
-    fig = build_figure(kind, cfg, snap, hist, code, present.style(), previous)
+    fig = build_figure(kind, cfg, snap, hist, code, present.style(), previous, density_max)
     title = fig.layout.title.text or ""
     if kind == "div":  # full width: its legend stays on one or two rows under its own title
         return "", fig
@@ -182,6 +188,26 @@ def _hist_token(hist: dict) -> tuple:
     return len(steps), float(steps[-1]) if len(steps) else -1.0
 
 
+DENSITY_KEY = "_density_top"  # st.session_state: run id -> density axis top drawn so far
+
+
+def density_ceiling(run_id: str, shown: list[Snapshot],
+                    published: Callable[[], list[Snapshot]]) -> float | None:
+    """Top of the 1D density axis for a run's (or a comparison's) ``shown`` frames:
+    ``figures.density_top`` of them, never below the top drawn so far for ``run_id`` (kept in
+    the session; on a fresh page, that of every frame the run ``published``), so the live axis
+    only grows and holds p_g's peak. None for 2D frames."""
+    if not shown or shown[0].dim != 1:
+        return None
+    store = st.session_state.setdefault(DENSITY_KEY, {})
+    floor = store.get(run_id)
+    if floor is None:
+        before = [s for s in published() if s is not None and s.dim == 1]
+        floor = density_top(before) if before else 0.0
+    store[run_id] = top = density_top(shown, floor)
+    return top
+
+
 # --------------------------------------------------------------------------- one run
 
 
@@ -231,11 +257,13 @@ def run_panels(run: Run | None, cfg: RunConfig | None, active: bool) -> None:
         snap = _scrubber(run) or snap
 
     move = _shown_move(run, snap)
+    top = (density_ceiling(run.id, [snap], run.frames) if run is not None
+           else None)  # the preview: one still frame, its own top
 
     def frame() -> None:
         before = move["before"] if move else None
-        panel("frame", (run_id, look, snap.step, id(snap), id(before)),
-              lambda: live_figure("frame", show_cfg, snap, hist, code, before))
+        panel("frame", (run_id, look, snap.step, id(snap), id(before), top),
+              lambda: live_figure("frame", show_cfg, snap, hist, code, before, top))
         if move:  # the sentence under the plot: what the lone move did, with its numbers
             st.info(_md_escape(moves.sentence(move["summary"], code)),
                     icon=":material/swap_horiz:")
@@ -320,8 +348,10 @@ def export_row(run: Run, snap: Snapshot, hist: dict) -> None:
                              format_func=labeler("ui.export.kind."))
     base = (cfg.target, cfg.loss, f"seed{cfg.seed}", f"step{snap.step}")
 
+    top = density_ceiling(run.id, [snap], run.frames)  # the axis of the live view
+
     def figure() -> go.Figure:
-        return build_figure(kind, cfg, snap, hist, code)
+        return build_figure(kind, cfg, snap, hist, code, density_max=top)
 
     def png() -> bytes:
         try:
@@ -423,6 +453,9 @@ TILE_MIN_S = 0.35
 TILE_GRID = 64  # D(x) heatmap cells per axis in a 2D tile
 PER_ROW = 4
 TILE_HEIGHT = {1: 330, 2: 360}
+SCREEN_WIDTH = {"1080": 1920, "720": 1280}  # px of the projector's browser window
+NORMAL_MAIN_PX = 1000  # main column of the wide layout with the sidebar open, on a laptop
+MIN_SQUARE = 160  # px: the smallest 2D tile plot
 
 
 def tile_period(n: int) -> float:
@@ -435,12 +468,37 @@ def _grid_cache() -> dict:
     return st.session_state.setdefault("_cmp_figs", {})
 
 
-def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
-          code: str) -> dict:
-    """Variant ``i``'s frame panel, compact: its name (whole, on its own line) and the step as a
-    coloured title. Returned as the figure's plotly JSON, edited as a dict: eight tiles are
-    rebuilt a few times a second, and plotly's validated updates would cost more than drawing
-    the panel itself."""
+def tile_width(per_row: int) -> float:
+    """Estimated width (px) of one tile, ``per_row`` to a row: in presentation mode the plots
+    column beside the preset's explanation on the projector (``present.SIZES`` root font,
+    ``present.SIDE_RATIO``, Streamlit's 2 rem page padding, 4 rem "large" and 1 rem "small"
+    column gaps), else NORMAL_MAIN_PX. Used to wrap the variant names; a wider screen only
+    leaves room to spare."""
+    if present.is_on():
+        screen = present.screen()
+        rem = present.SIZES[screen]["root"]
+        main = SCREEN_WIDTH[screen] - 4 * rem
+        plots = (main - 4 * rem) * present.SIDE_RATIO[0] / sum(present.SIDE_RATIO)
+    else:
+        rem, plots = 16, NORMAL_MAIN_PX
+    return (plots - (per_row - 1) * rem) / per_row
+
+
+def tile_label_lines(label: str, width: float, style: Style) -> list[str]:
+    """A variant's name wrapped to a tile's title width (bold at ``style.panel_title``;
+    ``text_width``'s 0.6 em covers bold latin letters too)."""
+    room = 0.95 * width - 12  # the title starts at 1 % of the width
+    return wrap_text(label, room, style.panel_title)
+
+
+def _tile(i: int, name_lines: list[str], n_lines: int, snap: Snapshot, cfg: RunConfig,
+          top: float | None, code: str, width: float) -> dict:
+    """Variant ``i``'s frame panel, compact: its name (whole: wrapped onto ``name_lines``) and
+    the step as a coloured title; the top margin holds ``n_lines`` name lines (the most any
+    tile of the row has) so that the plots of a row line up. A 2D tile is as tall as its
+    square plot needs at ``width``. Returned as the figure's plotly JSON, edited as a dict:
+    eight tiles are rebuilt a few times a second, and plotly's validated updates would cost
+    more than drawing the panel itself."""
     loss = LOSSES[cfg.loss]
     style = present.style()
     spec = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
@@ -448,16 +506,22 @@ def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
                        style=style).to_plotly_json()
     grow = style.tick - 14  # larger ticks need wider margins
     layout = spec["layout"]
-    title = dict(layout.get("title") or {})
-    title.update(text=tr("cmp.tile.title", label=label, step=snap.step),
-                 font={**(title.get("font") or {}), "color": variant_text_color(i),
-                       "size": style.panel_title})
-    layout.update(
-        height=present.size(f"tile_{snap.dim}d") if style.present else TILE_HEIGHT[snap.dim],
-        showlegend=False, title=title,
-        margin={**(layout.get("margin") or {}),
-                "t": 34 + 2 * style.panel_title, "l": 56 + 3 * grow,  # name, then the step
-                "r": 56 + 3 * grow if snap.dim == 1 else 16, "b": 48 + 2 * grow})
+    text = tr("cmp.tile.title", label="</b><br><b>".join(name_lines), step=snap.step)
+    lines = text.split("<br>")
+    pad_lines = lines + [""] * max(0, n_lines - len(name_lines))  # as tall as the tallest
+    title, top_px = title_block(pad_lines, style.panel_title, variant_text_color(i))
+    title["text"] = "<br>".join(lines)
+    side = 56 + 3 * grow
+    margin = {"t": top_px, "l": side if snap.dim == 1 else 44 + 2 * grow,
+              "r": side if snap.dim == 1 else 12, "b": 48 + 2 * grow}
+    if snap.dim == 2:  # narrow margins for a larger square; they grow if the labels need it
+        layout["yaxis"]["automargin"] = True
+    height = present.size(f"tile_{snap.dim}d") if style.present else TILE_HEIGHT[snap.dim]
+    if snap.dim == 2:  # a square plot: no empty band between the title and the plot
+        square = max(MIN_SQUARE, width - margin["l"] - margin["r"])
+        height = min(height, round(margin["t"] + margin["b"] + square))
+    layout.update(height=height, showlegend=False, title=title,
+                  margin={**(layout.get("margin") or {}), **margin})
     # Eight tiles refresh together: at most TILE_GRID² D(x) cells per tile.
     for trace in spec["data"]:
         if trace.get("type") == "heatmap":
@@ -468,7 +532,8 @@ def _tile(i: int, label: str, snap: Snapshot, cfg: RunConfig, top: float | None,
 
 
 def tiles(run: Run, frames: list, code: str, active: bool) -> None:
-    """One tile per variant, PER_ROW to a row (1D tiles share one density scale)."""
+    """One tile per variant, PER_ROW to a row (1D tiles share one density axis, which only
+    grows: ``density_ceiling``)."""
     cache = _grid_cache()
     configs = run.configs
     now = time.monotonic()
@@ -478,19 +543,23 @@ def tiles(run: Run, frames: list, code: str, active: bool) -> None:
         frames = [(label, cache[("tile", i)][2]) for i, (label, _) in enumerate(frames)]
     else:
         cache["tiles_at"] = ((run.id, code, len(frames)), now)
-    top = None
-    if frames[0][1].dim == 1:  # identical axes: one density scale for every tile
-        peaks = [float(np.nanmax(np.asarray(s.p_r, dtype=float), initial=0.0)) for _, s in frames]
-        top = 1.6 * max(peaks) if max(peaks) > 0 else 1.0
+    top = density_ceiling(run.id, [s for _, s in frames],
+                          lambda: [s for frame in run.frames() for _, s in frame])
     per_row = min(PER_ROW, len(frames)) if present.is_on() else PER_ROW  # wide tiles on stage
+    style = present.style()
+    width = tile_width(per_row)
+    names = [tile_label_lines(label, width, style) for label, _ in frames]
     for start in range(0, len(frames), per_row):
         cols = st.columns(per_row, gap="small")
-        for j, (label, snap) in enumerate(frames[start:start + per_row]):
+        n_lines = max(len(n) for n in names[start:start + per_row])
+        for j, (_, snap) in enumerate(frames[start:start + per_row]):
             i = start + j
-            token = (run.id, i, id(snap), code, present.is_on())
+            token = (run.id, i, id(snap), code, present.is_on(), present.screen(), top,
+                     n_lines)
             hit = cache.get(("tile", i))
             if hit is None or hit[0] != token:
-                hit = (token, _tile(i, label, snap, configs[i], top, code), snap)
+                hit = (token, _tile(i, names[i], n_lines, snap, configs[i], top, code, width),
+                       snap)
                 cache[("tile", i)] = hit
             with cols[j]:
                 panel_chart(f"cmp_tile_{i}", hit[1], uirevision=run.id)
