@@ -301,3 +301,19 @@ def test_apply_strength_sets_the_ladder():
         assert (out.loss, out.seed, out.lr_g, out.target) == (cfg.loss, cfg.seed, cfg.lr_g,
                                                                cfg.target)
     assert apply_strength(base(lr_g=0.5), "overwhelming").lr_d == 1.0
+
+
+def test_variants_leaving_a_stack_keep_every_tricks_state():
+    """A variant that finishes early leaves its stack: the others carry on with their own
+    spectral-norm vectors, historical averages, optimizer moments and minibatch layer, equal to
+    their solo runs."""
+    configs = [
+        base(loss="nonsaturating", historical_avg=0.01, spectral_norm=True, steps=N - 9),
+        base(loss="hinge", historical_avg=0.05, spectral_norm=True),
+        base(loss="nonsaturating", feature_matching=True, steps=N - 3),
+        base(loss="lsgan", minibatch_disc=True, steps=N - 12),
+        base(loss="nonsaturating", minibatch_disc=True, historical_avg=0.01),
+    ]
+    comp = check_against_solo(configs, tol=1e-4)
+    assert groups(comp) == [[0, 1, 2], [3, 4]]
+    assert [t.step_count for t in comp.trainers] == [N - 9, N, N - 3, N - 12, N]
