@@ -413,11 +413,16 @@ class Scheduler:
             self._cond.notify_all()
 
     def pause(self, run: Run) -> None:
+        """Pause a running or queued run; returns once a step in flight has finished, so the
+        step count a page shows after Pause is final."""
         with self._cond:
-            if run.state in ACTIVE_STATES:
-                self._drop(run)
-                run.state, run.message, run.reason = PAUSED, "", None
-                self._admit()
+            if run.state not in ACTIVE_STATES:
+                return
+            self._drop(run)
+            run.state, run.message, run.reason = PAUSED, "", None
+            self._admit()
+        with run.train_lock:  # a worker's slice ends after its current step
+            pass
 
     def step_once(self, run: Run, player: str | None = None) -> int:
         """Exactly one iteration of a paused run, in the caller's thread; with ``player`` "d"
