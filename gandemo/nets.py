@@ -140,6 +140,7 @@ class SpectralNorm:
 
     def __init__(self, names: list[str], u: dict[str, Tensor], v: dict[str, Tensor], mask: Tensor):
         self.names, self.u, self.v, self.mask = names, u, v, mask
+        self.any = bool(mask.any())  # most stacks normalise no variant: nothing to do per pass
 
     @classmethod
     def init(cls, names: list[str], shapes: dict[str, tuple[int, ...]], masks: Sequence[bool],
@@ -164,6 +165,8 @@ class SpectralNorm:
         """The parameters with every normalised matrix divided by its σ; ``at``: which rows of
         the stored vectors ``p`` belongs to; ``advance``: one power-iteration step first."""
         out = dict(p)
+        if not self.any:
+            return out
         mask = self.mask[at]
         if not bool(mask.any()):
             return out

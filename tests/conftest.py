@@ -196,3 +196,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if {"streamlit_server", "chromium", "server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """As the server and the benches run: small batched matmuls split over threads only wait."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,13 +21,7 @@ COLUMNS = ("step", "d_loss", "g_loss", "d_penalty", "g_penalty", "g_grad_norm", 
            "x_grad_norm", "js", "kl_rg", "kl_gr", "w1", "v_opt", "modes_covered", "hq_share")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """As the server and the benches run: small batched matmuls split over threads only wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def base(target="gaussian", **kw) -> RunConfig:

@@ -14,7 +14,6 @@ from functools import cache
 
 import numpy as np
 import pytest
-import torch
 
 from gandemo.config import ConfigError, RunConfig, from_dict, to_dict
 from gandemo.i18n import LANGUAGES, catalog
@@ -22,18 +21,13 @@ from gandemo.lessons import LESSONS, evaluate
 from gandemo.presets import PRESETS, Preset, get_preset
 from gandemo.trainer import Trainer
 
-pytestmark = pytest.mark.slow  # seeded preset runs of hundreds of steps each
+# seeded preset runs of hundreds of steps each, on one torch thread
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NUMBER = re.compile(r"\d+\.\d+|\d{2,}")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @cache

@@ -20,13 +20,7 @@ from gandemo.nets import FlatParams, GeneratorNet, sample_noise
 from gandemo.snapshot import SCALAR_COLUMNS
 from gandemo.trainer import Trainer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small(**kw) -> RunConfig:
