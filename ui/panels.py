@@ -45,6 +45,7 @@ from . import present
 from . import run_session as rs
 from .common import labeler, lang, tr
 from .live_chart import _as_array, live_chart
+from .page_gate import slot_released
 
 CURVE_REFRESH_S = 1.2  # history curves redraw at most this often while training (browser CPU)
 FIGURE_KINDS = ("frame", "loss", "grad", "div")
@@ -425,7 +426,8 @@ def animation_row(key: str, token: tuple, base: tuple, n_frames: int,
                 with st.spinner(tr("anim.ui.building", n=min(n_frames, animate.MAX_FRAMES),
                                    fmt=name)):
                     try:
-                        built[fmt] = animate.build(make(), fmt, lang())
+                        with slot_released():  # seconds of work: others draw meanwhile
+                            built[fmt] = animate.build(make(), fmt, lang())
                     except animate.AnimationError as err:
                         st.error(tr("anim.ui.failed", fmt=name, message=str(err)))
             if fmt in built:

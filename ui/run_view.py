@@ -40,12 +40,14 @@ from gandemo.trainer import PLAYERS
 
 from . import run_session as rs
 from .common import ordinal, tr, tr_or
+from .page_gate import page_run_slot
 from .run_session import TRAIN, Slot, Want
 
 REFRESH_S = 0.1  # live refresh while a run is active, both pages (an unchanged chart costs ~0)
 # A timed rerun waits at most this long for a new frame: well under the 0.5 s after which
 # Streamlit starts to fade the elements a running fragment has not redrawn yet.
 WAIT_S = 0.3
+FRESH_REFRESH_S = 0.25  # live refresh of a run that has not made its first step yet
 POLL_S = 0.02  # how often a waiting rerun looks for a new frame
 STATE_ICONS = {
     "ready": ":gray[:material/radio_button_unchecked:]",
@@ -189,6 +191,12 @@ def live_view(run: Run | None, want: Want | None, body: Callable[[Run | None, bo
     waits (``wait_for_frame``, at most WAIT_S) for the next one, so every rerun but the last of
     a run draws a new frame, and reruns requested by the timer meanwhile fold into one."""
     every = get_scheduler().refresh_interval(refresh_s) if rs.is_active(run) else None
+    # A run that has not moved yet is looked at every FRESH_REFRESH_S until it does, then the
+    # page is drawn again to take the load-based period: the first step shows without waiting
+    # a full period (up to MAX_REFRESH_S in a full class).
+    fresh = every is not None and run.step == 0
+    if fresh:
+        every = min(every, FRESH_REFRESH_S)
     inline = [True]  # the fragment runs as part of this page run (a click must not wait)
     shown_key = f"_live_shown_{slot.prefix or 'train'}"
 
@@ -197,20 +205,23 @@ def live_view(run: Run | None, want: Want | None, body: Callable[[Run | None, bo
         current = rs.attached_run(slot)  # heartbeat: touch() on every refresh
         if every is not None and not rs.is_active(current):
             st.rerun()  # finished / diverged / paused elsewhere: redraw buttons, stop polling
+        if fresh and not inline[0] and current is not None and current.step > 0:
+            st.rerun()  # it moved: draw the page with the load-based period
         if current is not None and not inline[0]:
             shown = st.session_state.get(shown_key)
             if shown is not None and shown[0] == current.id:
                 wait_for_frame(current, shown[1])
-        if current is not None:
-            st.session_state[shown_key] = (current.id, current.latest())
-        with st.container(key=slot.status_key):
-            st.markdown(status_line(current, want, slot))
-        if current is not None or want is not None:
-            total = total_steps(current, want)
-            st.progress(min(1.0, (current.step if current else 0) / max(total, 1)))
-        with st.container():  # one slot whatever the state: later elements keep their place
-            state_message(current, slot)
-        body(current, every is not None)
+        with page_run_slot():  # a few scripts draw at once (ui/page_gate.py)
+            if current is not None:
+                st.session_state[shown_key] = (current.id, current.latest())
+            with st.container(key=slot.status_key):
+                st.markdown(status_line(current, want, slot))
+            if current is not None or want is not None:
+                total = total_steps(current, want)
+                st.progress(min(1.0, (current.step if current else 0) / max(total, 1)))
+            with st.container():  # one slot whatever the state: later elements keep their place
+                state_message(current, slot)
+            body(current, every is not None)
 
     live()
     inline[0] = False
