@@ -7,6 +7,8 @@
   reset with the stale-click guard and debounce, re-attach by id.
 * ``run_view``    — the one live run view of both pages: controls, status line, state box (from
   ``Run.reason``), the live fragment.
+* ``page_gate``   — one script draws at a time (clicks first), so a full class cannot stall
+  the server's event loop.
 * ``panels``      — what it shows: one run's figures or a comparison's grid, replay, exports.
 * ``locales/``    — the pages' strings, merged into ``gandemo.i18n`` by ``add_root`` below.
 """
