@@ -24,7 +24,9 @@ It prints, over a steady window that starts ``--warmup`` s after Start:
 * steps/s: training speed read off the status line (``step N / TOTAL``);
 * react/s, react90: Plotly.react calls per second (every chart) and their 90th percentile in ms;
   busy %: the share of the window the browser's main thread spent in long tasks (> 50 ms);
-* load: the machine's 1-minute load average at the end (other work on it skews everything).
+* load: the machine's 1-minute load average at the end (other work on it skews everything);
+  after the table, when (ms after Start) a chart got a new node, and the browser console's
+  errors per target (deduplicated, with counts).
 
 Nothing here is asserted; targets (issue 11): Train ≥ 5 updates/s, p90 gap ≤ 300 ms, first plot
 ≤ 1 s; Compare every tile ≥ 2 updates/s. ``--fps`` starts the server with
@@ -68,7 +70,8 @@ WATCH_JS = r"""
   function tick() {
     if (W.started !== null) W.frames += 1;
     for (const name of window.__panels || []) {
-      const P = W.panels[name] ??= {updates: [], nodes: new Set(), blanks: 0, sig: null};
+      const P = W.panels[name] ??= {updates: [], nodes: new Set(), blanks: 0, sig: null,
+                                    mounts: []};
       const root = document.querySelector('.st-key-' + name);
       const gd = root && root.querySelector('.js-plotly-plot');
       const layer = gd && gd.querySelector('.cartesianlayer');
@@ -81,6 +84,8 @@ WATCH_JS = r"""
       if (W.started !== null && P.updates.length && opacity < 0.9) P.faded = (P.faded || 0) + 1;
       if (!drawn) continue;
       if (!W.nodeIds.has(gd)) W.nodeIds.set(gd, W.nextId++);
+      if (!P.nodes.has(W.nodeIds.get(gd)))  // when (ms after Start) a new chart node appeared
+        P.mounts.push(W.started === null ? null : Math.round(performance.now() - W.started));
       P.nodes.add(W.nodeIds.get(gd));
       const sig = fingerprint(layer);
       if (P.sig !== null && sig !== P.sig && W.started !== null) P.updates.push(performance.now());
@@ -167,6 +172,9 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
         ws.on("framereceived", frame)
 
     page.on("websocket", on_ws)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.add_init_script(f"window.__panels = {spec['panels']!r};")
     page.add_init_script(WATCH_JS)
     page.goto(base + spec["url"].format(target=target))
@@ -197,7 +205,8 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
     live = page.evaluate("""(() => {
         const W = window.__live, out = {};
         for (const [k, P] of Object.entries(W.panels))
-          out[k] = {u: P.updates, n: P.nodes.size, b: P.blanks, f: P.faded || 0};
+          out[k] = {u: P.updates, n: P.nodes.size, b: P.blanks, f: P.faded || 0,
+                    m: P.mounts};
         return {panels: out, r: W.reacts, l: W.longs,
                 needs: (window.__gandemoLiveNeeds || []).length};
       })()""")
@@ -233,6 +242,9 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
         "reacts_per_s": len(reacts) / span,
         "react_p90_ms": _pct(reacts, 90) if reacts else float("nan"),
         "long_task_share": busy / (w1 - w0),
+        "errors": errors,
+        "remounts": {name: p["m"][1:] for name, p in zip(spec["panels"], panels, strict=True)
+                     if len(p.get("m", [])) > 1},
     }
 
 
@@ -298,6 +310,11 @@ def main() -> None:
         print(f"{r['target']:<13}" + "".join(f"{r[k]:>9{f}}" for _, k, f in columns))
     if rows:
         print("median gap (all):", statistics.median(r["gap_p50_ms"] for r in rows))
+    for r in rows:  # the browser's console errors (a chart that stops moving says why here)
+        for name, at in r["remounts"].items():
+            print(f"{r['target']}: {name} got a new chart node at {at} ms after Start")
+        for text in dict.fromkeys(r["errors"]):
+            print(f"{r['target']}: console error ×{r['errors'].count(text)}: {text[:300]}")
 
 if __name__ == "__main__":
     main()

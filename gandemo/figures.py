@@ -157,6 +157,29 @@ class Series(NamedTuple):
     mode: str = "lines"
 
 
+class Detail(NamedTuple):
+    """How much a frame panel draws. 2D: at most ``reals`` / ``fakes`` sample markers and
+    ``arrows`` push arrows (every k-th one: ``_subsample``), markers with a white ``outline``
+    (px) or none, and D's heatmap interpolated per screen pixel (``smooth="best"``) or per
+    cell, scaled by the browser (``"fast"``); 1D: at most ``curve`` points per curve and
+    ``rug`` rug marks. ``FULL`` is every export and still frame; ``LIVE`` is what a browser
+    redraws several times a second (the figure says how many of the samples it shows),
+    ``TILE`` a Compare tile (eight redrawn together, each a quarter of the page wide)."""
+
+    reals: int = 300
+    fakes: int = 300
+    arrows: int = 150
+    outline: float = 0.6
+    smooth: str = "best"
+    curve: int = 500
+    rug: int = 150
+
+
+FULL = Detail()
+LIVE = Detail(reals=150, fakes=150, arrows=100, outline=0, smooth="fast")
+TILE = LIVE._replace(curve=150, rug=60)
+
+
 class Panel(NamedTuple):
     """What one frame panel draws: ``(trace, on the right-hand y axis)`` pairs and its axes."""
 
@@ -457,9 +480,10 @@ def _single_figure(panel: Panel, *, title: str, height: int, hovermode: str = "c
 
 def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bounds: Bounds,
                    lang: str, legend: bool = True, axis_titles: bool = True,
-                   style: Style = STYLE) -> Panel:
-    """p_r and p_g filled on the left axis, D and D* on the right axis, fake rug at the bottom."""
-    k = _stride(len(snap.axes[0]), MAX_CURVE_POINTS)
+                   style: Style = STYLE, detail: Detail = FULL) -> Panel:
+    """p_r and p_g filled on the left axis, D and D* on the right axis, fake rug at the bottom
+    (every k-th grid point and sample: at most ``detail.curve`` and ``detail.rug``)."""
+    k = _stride(len(snap.axes[0]), min(MAX_CURVE_POINTS, detail.curve))
     x = np.asarray(snap.axes[0])[::k]
     curves = [
         (snap.p_r, t("fig.legend.p_r", lang), COLORS["real"], "solid", False),
@@ -476,10 +500,11 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
          right)
         for y, name, color, dash, right in curves if y is not None
     ]
-    rug = _subsample(snap.fake, MAX_RUG)[:, 0]
+    rug = _subsample(snap.fake, min(MAX_RUG, detail.rug))[:, 0]
     traces.append((
         {"type": "scatter", "x": rug, "y": np.full(len(rug), -0.035 * top), "mode": "markers",
-         "name": t("fig.legend.fakes", lang), "legendgroup": "fakes", "showlegend": legend,
+         "name": _shown_name(t("fig.legend.fakes", lang), len(rug), len(snap.fake), MAX_RUG,
+                             lang), "legendgroup": "fakes", "showlegend": legend,
          "hovertemplate": "x = %{x:.2f}",
          "marker": {"symbol": "line-ns-open", "size": style.size(9), "color": COLORS["fake"],
                     "line": {"width": style.width(1.2)}, "opacity": 0.7}}, False))
@@ -530,13 +555,15 @@ def density_panel(
     lang: str = "en",
     style: Style = STYLE,
     previous: Snapshot | None = None,
+    detail: Detail = FULL,
 ) -> go.Figure:
     """1D frame: p_r, p_g (left axis), D(x) and D*(x) (right axis), a rug of fakes; with
-    ``previous``, that frame's p_g and D faintly behind (``_ghost_traces``)."""
+    ``previous``, that frame's p_g and D faintly behind (``_ghost_traces``); ``detail``: how
+    many points it draws."""
     ghost_d = previous.d_out if previous is not None else None
     panel = _density_parts(snap, d_name=d_label, d_rng=d_axis_range(d_range, snap.d_out,
                            snap.d_star, ghost_d), top=_density_top(snap, density_max),
-                           bounds=bounds, lang=lang, style=style)
+                           bounds=bounds, lang=lang, style=style, detail=detail)
     if previous is not None:
         panel.traces[:0] = _ghost_traces(previous, d_label, lang, style)
     return _single_figure(panel, title=t("fig.density.title", lang, step=snap.step),
@@ -546,11 +573,21 @@ def density_panel(
 # --------------------------------------------------------------------------- 2D panel
 
 
+def _shown_name(name: str, shown: int, n: int, cap: int, lang: str) -> str:
+    """A samples trace's name; a live figure that draws fewer of the ``n`` samples than an
+    export would (at most ``cap``: ``_subsample``) says how many ("generated samples (150 of
+    300 drawn)")."""
+    if shown >= len(range(0, n, _stride(n, cap))):
+        return name
+    return t("fig.legend.shown", lang, name=name, shown=shown, n=n)
+
+
 def _arrow_trace(fake: np.ndarray, push: np.ndarray, span: float, name: str, legend: bool,
-                 style: Style = STYLE):
-    """All push arrows in ONE trace: segments separated by NaN, an arrowhead at each tip.
-    Lengths are relative within the frame; the top 5 % are capped at ARROW_FRACTION·span."""
-    fake, push = fake[:MAX_ARROWS], push[:MAX_ARROWS]
+                 style: Style = STYLE, cap: int = MAX_ARROWS):
+    """All push arrows (the first ``cap``) in ONE trace: segments separated by NaN, an
+    arrowhead at each tip. Lengths are relative within the frame; the top 5 % are capped at
+    ARROW_FRACTION·span."""
+    fake, push = fake[:cap], push[:cap]
     norms = np.linalg.norm(push, axis=1)
     ref = float(np.percentile(norms, 95)) if norms.size else 0.0
     longest = ARROW_FRACTION * span
@@ -568,12 +605,14 @@ def _arrow_trace(fake: np.ndarray, push: np.ndarray, span: float, name: str, leg
 
 
 def _scatter_trace(points: np.ndarray, name: str, color: str, size: float, legend: bool,
-                   style: Style = STYLE) -> dict:
+                   style: Style = STYLE, outline: float = FULL.outline) -> dict:
+    marker = {"color": color, "size": style.size(size), "opacity": 0.85}
+    if outline:
+        marker["line"] = {"color": "white", "width": outline}
     return {
         "type": "scatter", "x": points[:, 0], "y": points[:, 1], "mode": "markers", "name": name,
         "legendgroup": name, "showlegend": legend, "hovertemplate": "(%{x:.2f}, %{y:.2f})",
-        "marker": {"color": color, "size": style.size(size), "opacity": 0.85,
-                   "line": {"color": "white", "width": 0.6}},
+        "marker": marker,
     }
 
 
@@ -587,31 +626,35 @@ def _frame_trace(bounds: Bounds, name: str) -> dict:
 
 def _samples_parts(snap: Snapshot, *, d_name: str, d_rng: Range, bounds: Bounds, lang: str,
                    legend: bool = True, colorbar: bool = True, view: Bounds | None = None,
-                   style: Style = STYLE) -> Panel:
-    """D heatmap (over ``bounds``), real and fake samples, push arrows; equal aspect, axis
-    ranges = ``view`` (default: ``bounds``; a larger view also draws the bounds' frame)."""
+                   style: Style = STYLE, detail: Detail = FULL) -> Panel:
+    """D heatmap (over ``bounds``), real and fake samples, push arrows (as many as ``detail``
+    allows); equal aspect, axis ranges = ``view`` (default: ``bounds``; a larger view also
+    draws the bounds' frame)."""
     view = [tuple(r) for r in (view or bounds)]
     kx = _stride(len(snap.axes[0]), MAX_GRID)
     ky = _stride(len(snap.axes[1]), MAX_GRID)
     heat = {
         "type": "heatmap", "x": np.asarray(snap.axes[0])[::kx],
         "y": np.asarray(snap.axes[1])[::ky], "z": np.asarray(snap.d_out)[::ky, ::kx],
-        "zmin": d_rng[0], "zmax": d_rng[1], "colorscale": D_COLORSCALE, "zsmooth": "best",
+        "zmin": d_rng[0], "zmax": d_rng[1], "colorscale": D_COLORSCALE, "zsmooth": detail.smooth,
         "showscale": colorbar, "name": d_name,
         "hovertemplate": "(%{x:.2f}, %{y:.2f})<br>%{z:.3f}<extra>" + d_name + "</extra>",
         "colorbar": {"title": {"text": d_name, "side": "right"}, "orientation": "h", "x": 0.5,
                      "xanchor": "center", "yref": "container", "y": 0.02, "yanchor": "bottom",
                      "len": 0.45, "thickness": 12},
     }
-    fake = _subsample(snap.fake, MAX_SCATTER)
-    push = _subsample(snap.fake_push, MAX_SCATTER)
+    fake = _subsample(snap.fake, min(MAX_SCATTER, detail.fakes))
+    push = _subsample(snap.fake_push, min(MAX_SCATTER, detail.fakes))
+    real = _subsample(snap.real, min(MAX_SCATTER, detail.reals))
+    names = [_shown_name(t(key, lang), len(pts), len(every), MAX_SCATTER, lang)
+             for key, pts, every in (("fig.legend.reals", real, snap.real),
+                                     ("fig.legend.fakes", fake, snap.fake))]
     traces = [
         heat,
-        _scatter_trace(_subsample(snap.real, MAX_SCATTER), t("fig.legend.reals", lang),
-                       COLORS["real"], 7, legend, style),
-        _scatter_trace(fake, t("fig.legend.fakes", lang), COLORS["fake"], 7, legend, style),
+        _scatter_trace(real, names[0], COLORS["real"], 7, legend, style, detail.outline),
+        _scatter_trace(fake, names[1], COLORS["fake"], 7, legend, style, detail.outline),
         _arrow_trace(fake, push, float(bounds[0][1] - bounds[0][0]), t("fig.legend.push", lang),
-                     legend, style),
+                     legend, style, min(MAX_ARROWS, detail.arrows)),
     ]
     if view != [tuple(r) for r in bounds]:
         traces.insert(1, _frame_trace(bounds, t("fig.samples.frame", lang)))
@@ -641,13 +684,15 @@ def samples_panel(
     lang: str = "en",
     style: Style = STYLE,
     previous: Snapshot | None = None,
+    detail: Detail = FULL,
 ) -> go.Figure:
     """2D frame: D(x) heatmap with colourbar, real and fake samples, arrows of −∇ₓL_G. The view
     grows (``sample_view``) so that the generated samples stay in it; those still outside
-    the largest view are counted in a note. ``previous``: that frame's samples, faint."""
+    the largest view are counted in a note. ``previous``: that frame's samples, faint.
+    ``detail``: how much it draws (``LIVE`` in the live view, else ``FULL``)."""
     view, outside = sample_view(bounds, snap.fake)
     panel = _samples_parts(snap, d_name=d_label, d_rng=d_axis_range(d_range, snap.d_out),
-                           bounds=bounds, lang=lang, view=view, style=style)
+                           bounds=bounds, lang=lang, view=view, style=style, detail=detail)
     if previous is not None:  # above the heatmap, below the new samples
         panel.traces[1:1] = _ghost_traces(previous, d_label, lang, style)
     fig = _single_figure(panel, title=t("fig.samples.title", lang, step=snap.step),
@@ -659,7 +704,8 @@ def samples_panel(
 
 def frame_panel(snap: Snapshot, **kw) -> go.Figure:
     """``density_panel`` for 1D snapshots, ``samples_panel`` for 2D ones (``previous=`` an
-    earlier frame of the same run draws it faintly behind: the ghost of a lone move)."""
+    earlier frame of the same run draws it faintly behind: the ghost of a lone move;
+    ``detail=`` how much it draws)."""
     if snap.dim == 1:
         return density_panel(snap, **kw)
     kw.pop("density_max", None)

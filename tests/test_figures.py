@@ -162,6 +162,42 @@ def test_samples_panel_zero_push_draws_no_arrows():
     np.testing.assert_allclose(xs[1::3], xs[::3])  # zero-length: nothing visible, no crash
 
 
+def test_live_detail_draws_fewer_plainer_marks_and_says_how_many():
+    snap = make_snapshot_2d()  # 400 reals, 300 fakes
+    full = F.samples_panel(snap, **KW2)
+    live = F.samples_panel(snap, detail=F.LIVE, **KW2)
+    assert F.samples_panel(snap, detail=F.FULL, **KW2) == full  # FULL is the default look
+    heat, real, fake, arrows = live.data
+    assert full.data[0].zsmooth == "best" and heat.zsmooth == F.LIVE.smooth == "fast"
+    np.testing.assert_array_equal(heat.z, full.data[0].z)  # the same D, drawn more cheaply
+    assert len(real.x) <= F.LIVE.reals < len(full.data[1].x)
+    assert len(fake.x) <= F.LIVE.fakes < len(full.data[2].x)
+    assert len(arrows.x) // 3 <= F.LIVE.arrows < len(full.data[3].x) // 3
+    assert full.data[1].marker.line.width == 0.6 and real.marker.line.width is None
+    # every drawn sample is one of the snapshot's: a thinning, not a resampling
+    assert set(map(tuple, np.c_[fake.x, fake.y])) <= set(map(tuple, snap.fake))
+    assert full.data[1].name == "real samples"
+    assert real.name == f"real samples ({len(real.x)} of 400 drawn)"
+    assert fake.name == f"generated samples ({len(fake.x)} of 300 drawn)"
+    zh = F.samples_panel(snap, detail=F.LIVE, lang="zh", **KW2)
+    assert f"{len(zh.data[2].x)}/300" in zh.data[2].name and CJK.search(zh.data[2].name)
+
+
+def test_tile_detail_thins_1d_curves_and_rug_only():
+    snap = make_snapshot_1d()  # 801 grid points, 500 fakes
+    full = F.density_panel(snap, **KW1)
+    tile = F.frame_panel(snap, detail=F.TILE, density_max=None, **KW1)
+    assert [tr.name for tr in tile.data[:4]] == [tr.name for tr in full.data[:4]]
+    for thin, whole in zip(tile.data[:4], full.data[:4], strict=True):
+        assert len(thin.x) <= F.TILE.curve < len(whole.x)
+        assert thin.x[0] == whole.x[0] and set(thin.y) <= set(whole.y)
+    rug = tile.data[-1]
+    assert len(rug.x) <= F.TILE.rug
+    assert rug.name == f"generated samples ({len(rug.x)} of 500 drawn)"
+    assert full.data[-1].name == "generated samples" and len(full.data[-1].x) == F.MAX_RUG - 25
+    assert F.frame_panel(snap, detail=F.LIVE, density_max=None, **KW1) == full  # 1D live: all
+
+
 @pytest.mark.parametrize("make", [make_snapshot_1d, make_snapshot_2d])
 def test_panels_survive_an_empty_or_broken_frame(make):
     snap = make()

@@ -163,6 +163,29 @@ def test_a_new_structure_or_a_browser_request_brings_the_whole_figure():
     assert "full" in other and other["rev"] != zh["rev"]  # another structure: the whole figure
 
 
+def test_after_a_new_structure_keyframes_repeat_before_deltas_resume():
+    """A browser that skipped the keyframe of a new structure (the 2D view grew: one more
+    trace) gets the next KEYFRAME_REPEAT changed figures whole, not deltas it cannot apply."""
+    cfg = RunConfig(target="gaussian")
+    trainer, loss = Trainer(cfg), LOSSES[cfg.loss]
+
+    def fig(extra: bool):
+        trainer.step()
+        out = frame_panel(trainer.snapshot(), d_label=loss.output_label,
+                          d_range=loss.output_range, bounds=TARGETS["gaussian"].bounds)
+        return go_figure_with_marker(out) if extra else out
+
+    _, state = lc.next_message(fig(False), "k", None, uirevision="r")
+    delta, state = lc.next_message(fig(False), "k", state, uirevision="r")
+    assert "full" not in delta  # the first keyframe is followed by deltas at once
+    kinds = []
+    for _ in range(lc.KEYFRAME_REPEAT + 2):
+        msg, state = lc.next_message(fig(True), "k", state, uirevision="r")
+        kinds.append("full" if "full" in msg else msg["base"])
+    assert kinds[:lc.KEYFRAME_REPEAT + 1] == ["full"] * (lc.KEYFRAME_REPEAT + 1)
+    assert kinds[-1] == state["seq"] - 1  # then deltas on the last keyframe
+
+
 def test_assets_are_served_from_this_server():
     from streamlit.components.v2.component_manager import BidiComponentManager
 
@@ -249,3 +272,57 @@ def test_live_chart_updates_in_place_in_the_browser(chromium, streamlit_server, 
         page.locator(".st-key-reset").get_by_role("button").first.click()
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_keyframe_arriving_while_a_draw_is_queued_does_not_freeze_the_chart(chromium,
+                                                                             monkeypatch):
+    """live_chart.js alone in a page: keyframe A, then keyframe B (a new structure) before the
+    animation frame that draws A, then a delta on B. The chart must end up showing the delta
+    (it once kept B's copy of A's queued frame and never drew again)."""
+    monkeypatch.setattr(lc, "KEYFRAME_REPEAT", 0)  # a delta right after B
+    before, after = _frames("bimodal", steps=5)
+    grown = go_figure_with_marker(before)
+    a, state = lc.next_message(before, "k", None, uirevision="u")
+    b, state = lc.next_message(grown, "k", state, uirevision="u")
+    c, _ = lc.next_message(go_figure_with_marker(after), "k", state, uirevision="u")
+    assert "full" in a and "full" in b and "full" not in c and c["base"] == b["seq"]
+    assets = {"/gandemo.live_chart/live_chart.js": (lc.ASSETS / "live_chart.js", "text/javascript"),
+              "/gandemo.plotlyjs/plotly.min.js": (
+                  Path(lc.plotly.__file__).parent / "package_data" / "plotly.min.js",
+                  "text/javascript"),
+              "/index.html": (None, "text/html")}
+    page_html = ("<div id=host style='width:800px'></div><script type=module>"
+                 "import draw from '/gandemo.live_chart/live_chart.js';"
+                 "window.liveChart = (data) => draw({data, parentElement: host,"
+                 " setStateValue: (k, v) => window.asked = v});</script>")
+
+    def serve(route):
+        path, kind = assets[route.request.url.split("gandemo.test", 1)[1]]
+        route.fulfill(status=200, content_type=kind,
+                      body=page_html if path is None else path.read_bytes())
+
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        page.route("http://gandemo.test/**", serve)
+        page.goto("http://gandemo.test/index.html")
+        page.wait_for_function("window.liveChart !== undefined")
+        page.evaluate("([a, b]) => { liveChart(a); liveChart(b); }", [a, b])  # one frame apart
+        page.wait_for_function("document.querySelector('#host .js-plotly-plot')?.data?.length")
+        page.evaluate("(c) => liveChart(c)", c)
+        want = lc.apply_change(None, c["arrays"]["1.y"]).astype(np.float32).tolist()
+        page.wait_for_function(
+            "(want) => { const gd = document.querySelector('#host .js-plotly-plot');"
+            " return gd && gd.data.length === 6 && Array.from(gd.data[1].y).every("
+            "(v, i) => Math.abs(v - want[i]) < 1e-6); }", arg=want, timeout=10_000)
+        assert page.evaluate("window.asked === undefined")  # no whole figure was needed
+    finally:
+        context.close()
+
+
+def go_figure_with_marker(fig):
+    """``fig`` with one more trace: a new structure, so its first message is a keyframe."""
+    out = type(fig)(fig)
+    out.add_scatter(x=[0.0], y=[0.0], mode="markers", name="marker")
+    return out

@@ -49,6 +49,7 @@ ASSETS = Path(__file__).with_name("live_chart")
 GRID_CELLS = 1000  # arrays at least this long are sent as 16-bit steps
 MAX_PATCH_CHARS = 4000  # larger skeleton changes send the whole figure
 KEYFRAME_SHARE = 0.8  # a delta larger than this share of its keyframe: a new keyframe instead
+KEYFRAME_REPEAT = 3  # after a change of structure, this many more keyframes before deltas
 STATE_KEY = "_live_charts"  # st.session_state: per chart key, what was last sent
 
 _renderer: Any = None
@@ -172,12 +173,14 @@ def next_message(fig: go.Figure | Mapping, key: str, previous: Mapping | None, *
     browser's latest request for a whole figure. A *full* message (a keyframe) when there is no
     previous state, the figure's structure (``rev``: trace types, which arrays, config) changed,
     a new ``need`` arrived, or the delta would be large: its patch over MAX_PATCH_CHARS or the
-    message over KEYFRAME_SHARE of the keyframe's size. Otherwise a *delta* against the last
-    keyframe (``base`` = its ``seq``): every array that differs from the keyframe's (an array
-    that only grew: its tail) and a ``patch`` of the skeleton leaves that differ (None =
-    removed). A browser that missed messages (Streamlit renders only the newest data of a
-    component) can apply any delta on top of the keyframe it holds. Nothing changed since the
-    previous message: ``same_message``."""
+    message over KEYFRAME_SHARE of the keyframe's size; after a change of structure, also the
+    next KEYFRAME_REPEAT changed figures (a busy browser that skipped one keyframe gets the
+    next instead of a delta it cannot apply — a ``need`` round trip, a stall). Otherwise a
+    *delta* against the last keyframe (``base`` = its ``seq``): every array that differs from
+    the keyframe's (an array that only grew: its tail) and a ``patch`` of the skeleton leaves
+    that differ (None = removed). A browser that missed messages (Streamlit renders only the
+    newest data of a component) can apply any delta on top of the keyframe it holds. Nothing
+    changed since the previous message: ``same_message``."""
     skeleton, arrays = split_figure(fig)
     skeleton["layout"]["uirevision"] = uirevision
     # plotly.js 3 shows a "Share chart" (upload to Plotly Cloud) button unless told not to.
@@ -191,9 +194,13 @@ def next_message(fig: go.Figure | Mapping, key: str, previous: Mapping | None, *
     seq = previous["seq"] + 1 if previous else 1
     asked = need is not None and previous is not None and need != previous.get("need")
     need = need if need is not None else (previous or {}).get("need")
+    left = (previous or {}).get("repeat", 0)  # keyframes still to repeat
+    repeat = KEYFRAME_REPEAT if previous is not None and previous["rev"] != rev else max(
+        0, left - 1)
     if previous is not None and previous["rev"] == rev and not asked:
         if digests == previous["digests"] and flat == previous["flat"]:
             return same_message(previous), dict(previous)
+    if previous is not None and previous["rev"] == rev and not asked and not left:
         kf = previous["kf"]
         patch = {p: v for p, v in flat.items() if p not in kf["flat"] or kf["flat"][p] != v}
         patch.update({p: None for p in kf["flat"] if p not in flat})
@@ -211,7 +218,7 @@ def next_message(fig: go.Figure | Mapping, key: str, previous: Mapping | None, *
     kf = {"seq": seq, "flat": flat, "digests": digests, "size": _size(msg),
           "arrays": {p: a for p, a in arrays.items() if a.ndim == 1}}
     return msg, {"rev": rev, "seq": seq, "digests": digests, "flat": flat, "msg": msg,
-                 "need": need, "kf": kf}
+                 "need": need, "kf": kf, "repeat": repeat}
 
 
 def _size(msg: Mapping) -> int:

@@ -22,7 +22,11 @@ from gandemo import animate, export, moves, report
 from gandemo.config import RunConfig, target_defaults, to_json
 from gandemo.figures import (
     COMPARISON_WIDTH,
+    FULL,
+    LIVE,
     STYLE,
+    TILE,
+    Detail,
     Style,
     density_top,
     divergence_curves,
@@ -97,16 +101,17 @@ def distinct_frames(run: Run) -> list:
 
 def build_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict, code: str,
                  style: Style = STYLE, previous: Snapshot | None = None,
-                 density_max: float | None = None):
+                 density_max: float | None = None, detail: Detail = FULL):
     """One of the four panels as a complete, titled figure (the exports use this, in the
     normal style and sizes; presentation mode passes ``figures.PRESENT`` and its heights).
     ``previous``: the frame before a lone move, drawn faintly behind (frame panel only);
-    ``density_max``: the 1D density axis top (``density_ceiling``)."""
+    ``density_max``: the 1D density axis top (``density_ceiling``); ``detail``: how much a 2D
+    frame draws (``figures.LIVE`` in the live view)."""
     if kind == "frame":
         loss = LOSSES[cfg.loss]
         fig = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
                           bounds=TARGETS[cfg.target].bounds, lang=code, style=style,
-                          previous=previous, density_max=density_max)
+                          previous=previous, density_max=density_max, detail=detail)
         fig.update_layout(height=present.size(f"frame_{snap.dim}d") if style.present
                           else FRAME_HEIGHT[snap.dim])
         return fig
@@ -124,8 +129,11 @@ def live_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict,
                 density_max: float | None = None) -> tuple[str, go.Figure]:
     """The panel for the page: its title comes out of the figure (drawn above it by Streamlit,
     where it wraps), so the legend can sit right above the plot at any column width — inside
-    the figure a legend that wraps onto more rows would run into the title."""
-    fig = build_figure(kind, cfg, snap, hist, code, present.style(), previous, density_max)
+    the figure a legend that wraps onto more rows would run into the title. A 2D frame draws
+    ``figures.LIVE`` (fewer, plainer markers: the browser redraws it several times a second;
+    its legend says how many samples it shows); exports draw ``build_figure``'s FULL."""
+    fig = build_figure(kind, cfg, snap, hist, code, present.style(), previous, density_max,
+                       detail=LIVE)
     title = fig.layout.title.text or ""
     if kind == "div":  # full width: its legend stays on one or two rows under its own title
         return "", fig
@@ -242,8 +250,9 @@ def run_panels(run: Run | None, cfg: RunConfig | None, active: bool) -> None:
     or of the untrained preview of ``cfg``; replay and downloads while it is not training."""
     code = lang()
     show_cfg = run.cfg if run is not None else cfg
-    if run is None:
-        target_note(show_cfg)
+    with st.container():  # always there: the panels below keep their place when it empties
+        if run is None:
+            target_note(show_cfg)
     if show_cfg is None:
         return
     replay = run is not None and not active
@@ -449,7 +458,9 @@ def animation_row(key: str, token: tuple, base: tuple, n_frames: int,
 # figures cost nothing (the live chart sends "same"). Each tile is updated in place by the live
 # chart (Plotly.react with the changed arrays), not remounted as Streamlit charts once were,
 # when 8+ new charts every 0.5 s made a slow browser fall far enough behind for Streamlit's
-# send queue to overflow and drop the session.
+# send queue to overflow and drop the session. A tile draws ``figures.TILE``: 1D curves thinned
+# to ~150 points (a tile's plot is ~150 px wide), 60 rug marks, 2D as the live view: eight
+# tiles redraw at ≥ 2/s where the whole 500-point curves managed 1.5/s (bench/live_rate.py).
 TILES_PER_S = 24.0
 TILE_MIN_S = 0.35
 TILE_GRID = 64  # D(x) heatmap cells per axis in a 2D tile
@@ -505,7 +516,7 @@ def _tile(i: int, name_lines: list[str], n_lines: int, snap: Snapshot, cfg: RunC
     style = present.style()
     spec = frame_panel(snap, d_label=loss.output_label, d_range=loss.output_range,
                        bounds=TARGETS[cfg.target].bounds, density_max=top, lang=code,
-                       style=style).to_plotly_json()
+                       style=style, detail=TILE).to_plotly_json()
     grow = style.tick - 14  # larger ticks need wider margins
     layout = spec["layout"]
     text = tr("cmp.tile.title", label="</b><br><b>".join(name_lines), step=snap.step)

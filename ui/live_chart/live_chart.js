@@ -107,7 +107,10 @@ function chartDiv(parentElement, chart) {
     parentElement.appendChild(gd);
     if (window.ResizeObserver) {
       new ResizeObserver(() => {
-        if (window.Plotly && gd._fullLayout) window.Plotly.Plots.resize(gd);
+        // only a displayed chart can be resized (Plotly rejects a hidden one)
+        if (window.Plotly && gd._fullLayout && gd.isConnected && gd.getClientRects().length) {
+          window.Plotly.Plots.resize(gd).catch(() => {});
+        }
       }).observe(parentElement);
     }
   }
@@ -135,9 +138,12 @@ export default function (component) {
   const held = chart && chart.rev === msg.rev;
   let figure = null;
   if (msg.full && !(held && chart.seq === msg.seq)) {
-    chart = { ...(chart || {}), rev: msg.rev, seq: msg.seq, config: msg.config, keyframe: msg };
+    // The same object, updated: a draw already queued for this chart (chart.frame) must still
+    // find it. (A copy kept the pending frame's id, which the queued draw then cleared on the
+    // old object only: every later draw saw a frame pending and the chart froze.)
+    if (!chart) charts.set(msg.key, (chart = {}));
+    Object.assign(chart, { rev: msg.rev, seq: msg.seq, config: msg.config, keyframe: msg });
     figure = rebuild(msg, msg);
-    charts.set(msg.key, chart);
   } else if (held && chart.seq === msg.seq) {
     // a message already applied (the server repeats it while nothing changes): redraw only if
     // the chart left the page
