@@ -141,8 +141,9 @@ def live_figure(kind: str, cfg: RunConfig, snap: Snapshot | None, hist: dict,
     fig.update_layout(height=fig.layout.height - TITLE_SPACE)
     if kind == "frame" and snap.dim == 2:
         # In a half-width column a horizontal colour bar titled at its side keeps little room
-        # for the bar itself; with the title on top the bar gets the whole length.
-        fig.update_traces(colorbar_title_side="top", selector={"type": "heatmap"})
+        # for the bar itself; with the title under its ticks the bar gets the whole length
+        # (a title on top of a bar anchored to the figure's bottom was drawn over the bar).
+        fig.update_traces(colorbar_title_side="bottom", selector={"type": "heatmap"})
     return title, fig
 
 
