@@ -194,8 +194,8 @@ def live_view(run: Run | None, want: Want | None, body: Callable[[Run | None, bo
     # Under load, a run that has not moved yet is looked at every FRESH_REFRESH_S until it
     # does, then the page is drawn again to take the load-based period: the first step shows
     # without waiting a full period (up to MAX_REFRESH_S in a full class). With few viewers the
-    # period is already that short: no extra page run (it would remount the charts).
-    fresh = every is not None and every > FRESH_REFRESH_S and run.step == 0
+    # page's own period is in force: no extra page run (it would redraw every chart).
+    fresh = every is not None and every > max(refresh_s, FRESH_REFRESH_S) and run.step == 0
     if fresh:
         every = min(every, FRESH_REFRESH_S)
     inline = [True]  # the fragment runs as part of this page run (a click must not wait)
