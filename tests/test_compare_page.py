@@ -240,3 +240,28 @@ def test_replay_scrubber_shows_an_earlier_frame_of_every_tile(at):
     assert not at.exception, [e.message for e in at.exception]
     assert [tile(i).step for i in range(2)] == [0, 0]
     assert status(at)[1] == 2  # the run itself stays where it is
+
+
+def test_before_start_every_variant_shows_its_untrained_frame_in_its_tile(at):
+    """The tiles exist before Start (step 0 of each variant, in the run's places), so Start
+    updates them in place; the tile of a variant shows that variant's settings."""
+    open_compare(at)
+    choose(at, ["nonsaturating", "wgan-gp", "hinge"], ["balanced"], steps=40, target="ring8")
+    assert "cmp_run_id" not in at.session_state or not at.session_state["cmp_run_id"]
+    figs = at.session_state["_cmp_figs"]
+    drawn = [figs[("tile", i)] for i in range(3)]
+    assert [snap.step for _, _, snap in drawn] == [0, 0, 0]
+    assert all(snap.dim == 2 for _, _, snap in drawn)
+    titles = [spec["layout"]["title"]["text"] for _, spec, _ in drawn]
+    assert all("step 0" in title for title in titles), titles
+    assert len({title for title in titles}) == 3  # each names its own variant
+    at.button(key="cmp_start").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    run = the_run(at)
+    wait_until(lambda: run.latest() and min(s.step for _, s in run.latest()) > 0, 60)
+    at.session_state["_control_clicks"] = {}  # AppTest clicks faster than the debounce
+    at.button(key="cmp_pause").click().run()  # paused: the tiles draw the latest frames
+    assert not at.exception, [e.message for e in at.exception]
+    steps = [figs_step for figs_step in (at.session_state["_cmp_figs"][("tile", i)][2].step
+                                         for i in range(3))]
+    assert min(steps) > 0, steps

@@ -11,7 +11,7 @@ auto-refresh.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -549,7 +549,6 @@ def tiles(run: Run, frames: list, code: str, active: bool) -> None:
     """One tile per variant, PER_ROW to a row (1D tiles share one density axis, which only
     grows: ``density_ceiling``)."""
     cache = _grid_cache()
-    configs = run.configs
     now = time.monotonic()
     built = cache.get("tiles_at")
     if (active and built is not None and built[0] == (run.id, code, len(frames))
@@ -559,6 +558,31 @@ def tiles(run: Run, frames: list, code: str, active: bool) -> None:
         cache["tiles_at"] = ((run.id, code, len(frames)), now)
     top = density_ceiling(run.id, [s for _, s in frames],
                           lambda: [s for frame in run.frames() for _, s in frame])
+    _tile_grid(run.id, run.configs, frames, top, code)
+
+
+PREVIEW_ID = "preview"  # the tiles' run id before Start
+
+
+def preview_grid(configs: Sequence[RunConfig], labels: Sequence[str]) -> None:
+    """Before Start (and until the run's first frame): every variant's untrained frame, step 0,
+    in the same places as the run's grid (``grid_panels``), so Start updates these tiles in
+    place instead of mounting eight new charts (measured: ~1.8 s of a busy browser)."""
+    code = lang()
+    frames = [(label, preview_snapshot(to_json(cfg))) for cfg, label in zip(configs, labels)]
+    st.caption(tr("cmp.legend.colors"))
+    with st.container(key="cmp_tiles"):
+        snaps = [s for _, s in frames]
+        top = density_top(snaps) if snaps and snaps[0].dim == 1 else None
+        _tile_grid(PREVIEW_ID, list(configs), frames, top, code)
+    st.container(key="cmp_curves")
+    st.container(key="cmp_summary")
+
+
+def _tile_grid(run_id: str, configs: Sequence[RunConfig], frames: list, top: float | None,
+               code: str) -> None:
+    """The tiles of ``frames`` ((label, Snapshot) per variant), PER_ROW to a row."""
+    cache = _grid_cache()
     per_row = min(PER_ROW, len(frames)) if present.is_on() else PER_ROW  # wide tiles on stage
     style = present.style()
     width = tile_width(per_row)
@@ -568,7 +592,7 @@ def tiles(run: Run, frames: list, code: str, active: bool) -> None:
         n_lines = max(len(n) for n in names[start:start + per_row])
         for j, (_, snap) in enumerate(frames[start:start + per_row]):
             i = start + j
-            token = (run.id, i, id(snap), code, present.is_on(), present.screen(), top,
+            token = (run_id, i, id(snap), code, present.is_on(), present.screen(), top,
                      n_lines)
             hit = cache.get(("tile", i))
             if hit is None or hit[0] != token:
@@ -576,7 +600,7 @@ def tiles(run: Run, frames: list, code: str, active: bool) -> None:
                        snap)
                 cache[("tile", i)] = hit
             with cols[j]:
-                panel_chart(f"cmp_tile_{i}", hit[1], uirevision=run.id)
+                panel_chart(f"cmp_tile_{i}", hit[1], uirevision=run_id)
 
 
 def legend_chips(labels: list[str]) -> None:

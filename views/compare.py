@@ -217,14 +217,18 @@ def threshold() -> float:
 
 
 def grid(run, active: bool) -> None:
-    """What the live view shows of the comparison: the preset's lesson checks, then the grid."""
-    if run is None or not run.latest():
-        return
-    frames, hist = run.latest(), run.history() or {}
+    """What the live view shows of the comparison: the preset's lesson checks, then the grid;
+    before the run's first frame, the variants' untrained frames in the same tiles."""
+    frames = run.latest() if run is not None else None
+    hist = (run.history() or {}) if frames else {}
     preset = st.session_state.get(PRESET_KEY) or ""
-    if preset in PRESETS and lessons.matches(preset, run.comparison.configs):
-        lesson_checks(preset, hist, lang(), finished=run.state == FINISHED)
-    panels.grid_panels(run, frames, hist, active, threshold())
+    with st.container():  # one place whether or not there are checks: the tiles keep theirs
+        if frames and preset in PRESETS and lessons.matches(preset, run.comparison.configs):
+            lesson_checks(preset, hist, lang(), finished=run.state == FINISHED)
+    if frames:
+        panels.grid_panels(run, frames, hist, active, threshold())
+    elif want is not None:
+        panels.preview_grid(want.configs, want.labels)
 
 
 # --------------------------------------------------------------------------- the page
