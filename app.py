@@ -3,7 +3,8 @@
 The entry point is a router: it sets up the page, draws the shared sidebar (language, about)
 and runs the page chosen in ``st.navigation``. Pages live in ``views/`` (not ``pages/``, a name
 Streamlit would auto-discover as a legacy multipage folder); a page appears in the
-menu only once its file exists.
+menu only once its file exists. The whole page run holds the drawing slot of
+``ui/page_gate.py`` (one script draws at a time, page runs before live refreshes).
 """
 
 from __future__ import annotations
