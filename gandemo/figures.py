@@ -166,13 +166,13 @@ class Detail(NamedTuple):
     redraws several times a second (the figure says how many of the samples it shows),
     ``TILE`` a Compare tile (eight redrawn together, each a quarter of the page wide)."""
 
-    reals: int = 300
-    fakes: int = 300
-    arrows: int = 150
+    reals: int = MAX_SCATTER
+    fakes: int = MAX_SCATTER
+    arrows: int = MAX_ARROWS
     outline: float = 0.6
     smooth: str = "best"
-    curve: int = 500
-    rug: int = 150
+    curve: int = MAX_CURVE_POINTS
+    rug: int = MAX_RUG
 
 
 FULL = Detail()
@@ -483,7 +483,7 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
                    style: Style = STYLE, detail: Detail = FULL) -> Panel:
     """p_r and p_g filled on the left axis, D and D* on the right axis, fake rug at the bottom
     (every k-th grid point and sample: at most ``detail.curve`` and ``detail.rug``)."""
-    k = _stride(len(snap.axes[0]), min(MAX_CURVE_POINTS, detail.curve))
+    k = _stride(len(snap.axes[0]), detail.curve)
     x = np.asarray(snap.axes[0])[::k]
     curves = [
         (snap.p_r, t("fig.legend.p_r", lang), COLORS["real"], "solid", False),
@@ -500,7 +500,7 @@ def _density_parts(snap: Snapshot, *, d_name: str, d_rng: Range, top: float, bou
          right)
         for y, name, color, dash, right in curves if y is not None
     ]
-    rug = _subsample(snap.fake, min(MAX_RUG, detail.rug))[:, 0]
+    rug = _subsample(snap.fake, detail.rug)[:, 0]
     traces.append((
         {"type": "scatter", "x": rug, "y": np.full(len(rug), -0.035 * top), "mode": "markers",
          "name": _shown_name(t("fig.legend.fakes", lang), len(rug), len(snap.fake), MAX_RUG,
@@ -643,9 +643,9 @@ def _samples_parts(snap: Snapshot, *, d_name: str, d_rng: Range, bounds: Bounds,
                      "xanchor": "center", "yref": "container", "y": 0.02, "yanchor": "bottom",
                      "len": 0.45, "thickness": 12},
     }
-    fake = _subsample(snap.fake, min(MAX_SCATTER, detail.fakes))
-    push = _subsample(snap.fake_push, min(MAX_SCATTER, detail.fakes))
-    real = _subsample(snap.real, min(MAX_SCATTER, detail.reals))
+    fake = _subsample(snap.fake, detail.fakes)
+    push = _subsample(snap.fake_push, detail.fakes)
+    real = _subsample(snap.real, detail.reals)
     names = [_shown_name(t(key, lang), len(pts), len(every), MAX_SCATTER, lang)
              for key, pts, every in (("fig.legend.reals", real, snap.real),
                                      ("fig.legend.fakes", fake, snap.fake))]
@@ -654,7 +654,7 @@ def _samples_parts(snap: Snapshot, *, d_name: str, d_rng: Range, bounds: Bounds,
         _scatter_trace(real, names[0], COLORS["real"], 7, legend, style, detail.outline),
         _scatter_trace(fake, names[1], COLORS["fake"], 7, legend, style, detail.outline),
         _arrow_trace(fake, push, float(bounds[0][1] - bounds[0][0]), t("fig.legend.push", lang),
-                     legend, style, min(MAX_ARROWS, detail.arrows)),
+                     legend, style, detail.arrows),
     ]
     if view != [tuple(r) for r in bounds]:
         traces.insert(1, _frame_trace(bounds, t("fig.samples.frame", lang)))

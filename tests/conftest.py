@@ -174,6 +174,17 @@ def stop_all_runs() -> None:
     assert not alive, alive
 
 
+@pytest.fixture()
+def at():
+    """A fresh AppTest session of the whole app (app.py, 60 s per run); afterwards every run
+    is stopped and the workers are gone."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    yield app
+    stop_all_runs()
+
+
 def click_until_visible(button, target, *, first_ms: int = 20_000, then_ms: int = 240_000):
     """Click ``button`` and wait for ``target`` (Playwright locators). A click that lands while
     the live fragment swaps the button's element is lost in the browser — a person would click

@@ -11,30 +11,20 @@ import io
 import json
 import re
 import zipfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import stop_all_runs, wait_until
+from conftest import wait_until
 from streamlit.testing.v1 import AppTest
 
 from gandemo import export, report
 from gandemo.i18n import t
 from gandemo.runner import ACTIVE_STATES, FINISHED, MAX_VARIANTS, ComparisonRun, get_scheduler
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 STATUS = re.compile(r"(?:step|进度) (\d+) / (\d+)")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 BUTTONS = ("cmp_start", "cmp_pause", "cmp_reset")
 
-
-
-@pytest.fixture()
-def at():
-    """A fresh session on the Compare page; afterwards every run is stopped, workers gone."""
-    app = AppTest.from_file(APP, default_timeout=60)
-    yield app
-    stop_all_runs()
 
 
 def open_compare(at: AppTest, **params: str) -> AppTest:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, stop_all_runs, wait_for_app
-from streamlit.testing.v1 import AppTest
+from conftest import wait_for_app
 
 from gandemo.config import RunConfig
 from gandemo.figures import frame_panel, grad_norm_curves, loss_curves
@@ -24,8 +23,6 @@ from gandemo.losses import LOSSES
 from gandemo.targets import TARGETS
 from gandemo.trainer import Trainer
 from ui import live_chart as lc
-
-APP = str(ROOT / "app.py")
 
 
 def _frames(target: str, steps: int = 5):
@@ -195,25 +192,18 @@ def test_assets_are_served_from_this_server():
     assert (Path(manager.get_component_path(lc.PLOTLY_NAME)) / "plotly.min.js").is_file()
 
 
-@pytest.fixture()
-def app():
-    at = AppTest.from_file(APP, default_timeout=60)
-    yield at
-    stop_all_runs()
-
-
-def test_train_page_mounts_the_live_chart_with_file_assets(app):
-    app.run()
-    assert not app.exception, [e.message for e in app.exception]
-    charts = [e.proto for e in app.get("bidi_component")]
+def test_train_page_mounts_the_live_chart_with_file_assets(at):
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    charts = [e.proto for e in at.get("bidi_component")]
     names = {p.component_name for p in charts}
     assert names == {lc.NAME}
     frame = next(p for p in charts if json.loads(p.json)["key"] == "chart_frame")
     assert frame.js_source_path == "live_chart.js" and not frame.js_content  # not resent inline
     msg = json.loads(frame.json)
     assert "full" in msg and msg["full"]["layout"]["uirevision"] == "preview"
-    app.run()  # a rerun with nothing new repeats the message (a browser that drew it: nothing)
-    again = next(json.loads(e.proto.json) for e in app.get("bidi_component")
+    at.run()  # a rerun with nothing new repeats the message (a browser that drew it: nothing)
+    again = next(json.loads(e.proto.json) for e in at.get("bidi_component")
                  if json.loads(e.proto.json)["key"] == "chart_frame")
     assert again == msg
 

@@ -4,18 +4,10 @@ preview's target note goes away on Start (a chart that moves is remounted by the
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from conftest import stop_all_runs
-from streamlit.testing.v1 import AppTest
-
 from gandemo import figures as F
 from gandemo.config import RunConfig
 from gandemo.trainer import Trainer
 from ui import panels
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def test_live_frame_is_thinned_exported_frame_is_whole():
@@ -40,13 +32,6 @@ def _path(node, key: str, path: tuple = ()) -> tuple | None:
         if found:
             return found
     return None
-
-
-@pytest.fixture()
-def at():
-    app = AppTest.from_file(APP, default_timeout=60)
-    yield app
-    stop_all_runs()
 
 
 def test_ring8_frame_keeps_its_place_when_the_target_note_goes(at):

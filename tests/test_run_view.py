@@ -4,24 +4,13 @@ is one iteration of every variant, and the state box follows ``Run.reason``, not
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import stop_all_runs
 from streamlit.testing.v1 import AppTest
 
 from gandemo.i18n import t
 from gandemo.runner import PAUSED, Reason, get_scheduler
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = {"train": ("", "run_id", "ui.status.box"), "compare": ("cmp_", "cmp_run_id", "cmp.box")}
-
-
-@pytest.fixture()
-def at():
-    app = AppTest.from_file(APP, default_timeout=60)
-    yield app
-    stop_all_runs()
 
 
 def open_page(at: AppTest, name: str) -> AppTest:

@@ -3,12 +3,8 @@ page when a target is picked, carried by the URL / JSON, and (slow) converging o
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from conftest import stop_all_runs
-from streamlit.testing.v1 import AppTest
 
 from gandemo import cli
 from gandemo.config import (
@@ -25,8 +21,6 @@ from gandemo.metrics import mode_stats
 from gandemo.nets import sample_noise
 from gandemo.targets import TARGETS, custom_target
 from gandemo.trainer import Trainer
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
@@ -82,28 +76,21 @@ def test_url_and_json_round_trip_a_config_with_target_defaults():
     assert from_query({"target": "ring8"}) == RunConfig(target="ring8")
 
 
-@pytest.fixture()
-def app():
-    at = AppTest.from_file(APP, default_timeout=60)
-    yield at
-    stop_all_runs()
-
-
-def test_train_page_applies_the_defaults_when_the_target_is_picked_and_keeps_user_changes(app):
-    app.run()
-    app.number_input(key="batch").set_value(128).run()  # the user's own batch size
-    app.selectbox(key="target").set_value("grid25").run()
+def test_train_page_applies_the_defaults_when_the_target_is_picked_and_keeps_user_changes(at):
+    at.run()
+    at.number_input(key="batch").set_value(128).run()  # the user's own batch size
+    at.selectbox(key="target").set_value("grid25").run()
     grid = target_defaults("grid25")
     for key, value in grid.items():
         if key != "batch":
-            assert app.number_input(key=key).value == value, key
-    assert app.number_input(key="batch").value == 128  # a changed setting stays
-    assert any("grid25" in m.value for m in app.info)  # the page says what it set
-    app.selectbox(key="target").set_value("bimodal").run()  # back to RunConfig's defaults
+            assert at.number_input(key=key).value == value, key
+    assert at.number_input(key="batch").value == 128  # a changed setting stays
+    assert any("grid25" in m.value for m in at.info)  # the page says what it set
+    at.selectbox(key="target").set_value("bimodal").run()  # back to RunConfig's defaults
     base = RunConfig()
     for key in (k for k in grid if k != "batch"):
-        assert app.number_input(key=key).value == getattr(base, key)
-    assert app.number_input(key="batch").value == 128
+        assert at.number_input(key=key).value == getattr(base, key)
+    assert at.number_input(key="batch").value == 128
 
 
 @pytest.mark.slow

@@ -195,12 +195,12 @@ def next_message(fig: go.Figure | Mapping, key: str, previous: Mapping | None, *
     asked = need is not None and previous is not None and need != previous.get("need")
     need = need if need is not None else (previous or {}).get("need")
     left = (previous or {}).get("repeat", 0)  # keyframes still to repeat
-    repeat = KEYFRAME_REPEAT if previous is not None and previous["rev"] != rev else max(
-        0, left - 1)
-    if previous is not None and previous["rev"] == rev and not asked:
-        if digests == previous["digests"] and flat == previous["flat"]:
-            return same_message(previous), dict(previous)
-    if previous is not None and previous["rev"] == rev and not asked and not left:
+    new_structure = previous is not None and previous["rev"] != rev
+    repeat = KEYFRAME_REPEAT if new_structure else max(0, left - 1)
+    same_structure = previous is not None and not new_structure and not asked
+    if same_structure and digests == previous["digests"] and flat == previous["flat"]:
+        return same_message(previous), dict(previous)
+    if same_structure and not left:
         kf = previous["kf"]
         patch = {p: v for p, v in flat.items() if p not in kf["flat"] or kf["flat"][p] != v}
         patch.update({p: None for p in kf["flat"] if p not in flat})
