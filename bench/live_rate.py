@@ -4,6 +4,8 @@
     .venv/bin/python bench/live_rate.py --targets ring8 --seconds 6 --shots test-artifacts
     .venv/bin/python bench/live_rate.py --page compare --seconds 8   # 8 variants on bimodal
     .venv/bin/python bench/live_rate.py --fps 10              # what-if: Limits.fps = 10
+    .venv/bin/python bench/live_rate.py --pin                 # as if the browser ran elsewhere
+    .venv/bin/python bench/live_rate.py --processes 0         # training inside the web server
 
 Per target it opens the page (1600×1000, a fresh session), presses Start and, on every animation
 frame, fingerprints the drawn plot area (``.cartesianlayer`` markup) of each watched chart: the
@@ -20,7 +22,8 @@ It prints, over a steady window that starts ``--warmup`` s after Start:
 * needs: times a live chart got a message it could not apply and asked for the whole figure;
 * chart nodes: distinct ``.js-plotly-plot`` elements seen per chart (1 = never remounted);
 * kB/upd: websocket bytes the browser received in the window per update of a chart;
-* srv CPU: CPU seconds per second of the server process (psutil) in the window;
+* srv CPU: CPU seconds per second of the server process (psutil) in the window; wrk CPU: of its
+  worker processes (training, ``GANDEMO_PROCESSES``);
 * steps/s: training speed read off the status line (``step N / TOTAL``);
 * react/s, react90: Plotly.react calls per second (every chart) and their 90th percentile in ms;
   busy %: the share of the window the browser's main thread spent in long tasks (> 50 ms);
@@ -52,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 from conftest import CHROMIUM, CHROMIUM_ARGS, run_server, wait_for_app  # noqa: E402
 
+PIN = False  # --pin
 STATUS = re.compile(r"step (\d+) / (\d+)")
 
 # Runs in the page: on every animation frame, fingerprint the chart of every watched panel
@@ -146,6 +150,37 @@ def _cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
+def _workers_cpu_s(proc: psutil.Process) -> float:
+    """CPU seconds of the server's worker processes (``GANDEMO_PROCESSES``; 0 without)."""
+    total = 0.0
+    for child in proc.children(recursive=True):
+        try:
+            total += _cpu_s(child)
+        except psutil.Error:
+            continue
+    return total
+
+
+def _pin(server: psutil.Process) -> None:
+    """As if the browser ran on another machine (``--pin``): Chromium and the web server share
+    CPU 0, the server's worker processes (training) get the other CPUs. Renicing the browser
+    is not enough: the kernel keeps the server and training on one core (measured)."""
+    cpus = os.cpu_count() or 1
+    workers = {c.pid for c in server.children(recursive=True)}
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.pid in workers:
+                mask = set(range(1, cpus)) or {0}
+            elif proc.pid == server.pid or "chrom" in proc.name().lower():
+                mask = {0}
+            else:
+                continue
+            for tid in os.listdir(f"/proc/{proc.pid}/task"):
+                os.sched_setaffinity(int(tid), mask)
+        except (psutil.Error, OSError):
+            continue
+
+
 def _step(page, status: str) -> int:
     text = page.locator(f".st-key-{status}").first.inner_text(timeout=30_000)
     match = STATUS.search(text)
@@ -178,6 +213,7 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
     page.add_init_script(f"window.__panels = {spec['panels']!r};")
     page.add_init_script(WATCH_JS)
     page.goto(base + spec["url"].format(target=target))
+
     wait_for_app(page, 120_000)
     page.locator(f".st-key-{spec['start']}").get_by_role("button").first.wait_for(timeout=120_000)
     page.wait_for_timeout(1500)  # preview drawn, plotly.js loaded
@@ -186,7 +222,10 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
     page.evaluate("window.__live.started = performance.now()")
     start.click()
     page.wait_for_timeout(warmup * 1000)
+    if PIN:  # now that the page's renderer and the server's worker processes exist
+        _pin(server)
     step0, cpu0, t0 = _step(page, spec["status"]), _cpu_s(server), time.monotonic()
+    work0 = _workers_cpu_s(server)
     w0 = page.evaluate("performance.now()")
     shot_times = {seconds * 0.3, seconds * 0.6}
     elapsed = 0.0
@@ -202,6 +241,7 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
                     path=str(shots / f"live_{kind}_{target}_{len(shot_times)}.png"))
     w1 = page.evaluate("performance.now()")
     cpu1, t1, step1 = _cpu_s(server), time.monotonic(), _step(page, spec["status"])
+    work1 = _workers_cpu_s(server)
     live = page.evaluate("""(() => {
         const W = window.__live, out = {};
         for (const [k, P] of Object.entries(W.panels))
@@ -237,6 +277,7 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
         "chart_nodes": max(p["n"] for p in panels),
         "ws_kb_per_update": bytes_in / 1024 / max(sum(len(u) for u in ups), 1) * len(ups),
         "server_cpu": (cpu1 - cpu0) / (t1 - t0),
+        "workers_cpu": (work1 - work0) / (t1 - t0),
         "load": os.getloadavg()[0],
         "steps_per_s": (step1 - step0) / (t1 - t0),
         "reacts_per_s": len(reacts) / span,
@@ -271,10 +312,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds after Start not counted")
     ap.add_argument("--fps", type=float, default=None, help="what-if: Limits.fps on the server")
     ap.add_argument("--shots", type=Path, default=None, help="folder for mid-update screenshots")
+    ap.add_argument("--pin", action="store_true",
+                    help="browser + server on CPU 0, training on the others (browser elsewhere)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="GANDEMO_PROCESSES on the server (0: training in the server process)")
     args = ap.parse_args()
+    global PIN
+    PIN = args.pin
     from playwright.sync_api import sync_playwright
 
-    env = {}
+    env = {"GANDEMO_PROCESSES": str(args.processes)}
     if args.fps is not None:
         env["PYTHONPATH"] = _fps_site(args.fps) + ":" + str(ROOT)
     port = None
@@ -294,7 +341,8 @@ def main() -> None:
         finally:
             browser.close()
     print(f"tree: {ROOT}   fps override: {args.fps}   window: {args.seconds:g} s "
-          f"after {args.warmup:g} s")
+          f"after {args.warmup:g} s   pinned: {args.pin}   "
+          f"worker processes: {args.processes}")
     columns = (  # (header, row key, format)
         ("upd/s", "updates_per_s", ".2f"), ("med/s", "median_rate", ".2f"),
         ("p50 ms", "gap_p50_ms", ".0f"), ("p90 ms", "gap_p90_ms", ".0f"),
@@ -302,7 +350,8 @@ def main() -> None:
         ("first ms", "first_plot_ms", ".0f"), ("blank", "blank_frames", "d"),
         ("faded", "faded_frames", "d"), ("needs", "needs", "d"),
         ("nodes", "chart_nodes", "d"), ("kB/upd", "ws_kb_per_update", ".1f"),
-        ("srv CPU", "server_cpu", ".2f"), ("steps/s", "steps_per_s", ".0f"),
+        ("srv CPU", "server_cpu", ".2f"), ("wrk CPU", "workers_cpu", ".2f"),
+        ("steps/s", "steps_per_s", ".0f"),
         ("react/s", "reacts_per_s", ".1f"), ("react90", "react_p90_ms", ".0f"),
         ("busy %", "long_task_share", ".0%"), ("load", "load", ".2f"))
     print(f"{'target':<13}" + "".join(f"{h:>9}" for h, _, _ in columns))

@@ -36,6 +36,15 @@ def apply_strength(cfg: RunConfig, level: str) -> RunConfig:
                      lr_d=min(1.0, cfg.lr_g * s["lr_ratio"]))
 
 
+def variant_labels(configs: Sequence[RunConfig], labels: Sequence[str] | None) -> list[str]:
+    """``labels`` checked (one distinct name per variant), or ``naming.variant_names``."""
+    if labels is None:
+        return variant_names(configs)
+    if len(labels) != len(configs) or len(set(labels)) < len(labels):
+        raise ValueError("labels: one distinct name per variant")
+    return list(labels)
+
+
 class Comparison:
     """Trains ``configs`` side by side: one ``step()`` = one iteration of every unfinished
     variant, each stack of variants with one ``stack_key`` in one pass. ``trainers[i]`` is
@@ -47,11 +56,7 @@ class Comparison:
 
     def __init__(self, configs: Sequence[RunConfig], labels: Sequence[str] | None = None):
         self.configs: list[RunConfig] = list(configs)
-        if labels is not None and (len(labels) != len(self.configs) or len(set(labels)) <
-                                   len(labels)):
-            raise ValueError("labels: one distinct name per variant")
-        self.labels: list[str] = list(labels) if labels is not None else variant_names(
-            self.configs)
+        self.labels = variant_labels(self.configs, labels)
         by_key: dict[tuple, list[int]] = {}
         for i, cfg in enumerate(self.configs):
             by_key.setdefault(stack_key(cfg), []).append(i)

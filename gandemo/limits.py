@@ -58,6 +58,12 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    """On/off from the environment: "0", "false", "no" or "off" is off; unset gives ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in ("0", "false", "no", "off")
+
+
 def _dim(cfg: RunConfig) -> int:
     from .targets import get_target
 
@@ -197,12 +203,15 @@ def _culprit(cfg: RunConfig, terms: dict[str, float], keys) -> str:
 class Limits:
     """Per-run and process-wide bounds (classroom safety), overridable by environment variables.
 
-    Runs are time-sliced over ``workers`` threads; a started run trains at once unless the
-    memory ``memory_mb`` (or the count ``max_running``) is in use, then it waits in line with
-    the reason. One step cannot be interrupted, so its cost is capped (``max_step_work`` in units
-    of the reference step), as is a snapshot's (``max_snapshot_ms``)."""
+    Runs are time-sliced over ``workers`` workers (processes unless ``processes`` is off); a
+    started run trains at once unless the memory ``memory_mb`` (or the count ``max_running``)
+    is in use, then it waits in line with the reason. One step cannot be interrupted, so its
+    cost is capped (``max_step_work`` in units of the reference step), as is a snapshot's
+    (``max_snapshot_ms``)."""
 
     workers: int = field(default_factory=lambda: _env_int("GANDEMO_WORKERS", os.cpu_count() or 1))
+    # train in worker processes (one per worker; 0 = in the server's own process): see hosts.py
+    processes: bool = field(default_factory=lambda: _env_flag("GANDEMO_PROCESSES", True))
     max_running: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_RUNNING", 64))
     memory_mb: int = field(default_factory=memory_budget_mb)
     max_steps: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_STEPS", 50_000))

@@ -1,18 +1,23 @@
-"""Background training: every started run time-sliced over a small pool of worker threads.
+"""Background training: every started run time-sliced over a small pool of workers.
 
-* A ``Run`` wraps one ``Trainer``. Its worker publishes immutable results (latest ``Snapshot``,
-  a thinned list of past frames for replay, the history as arrays); viewers only read those.
-* The ``Scheduler`` owns ``workers`` threads (default: the CPU count, env ``GANDEMO_WORKERS``);
-  the first one to start sets torch to one thread per op (``torch.set_num_threads(1)``, nothing
-  happens at import). Every started run trains: the runs share the workers round-robin in
+* A ``Run`` stands for one ``Trainer`` (a ``ComparisonRun`` for a ``Comparison``), which lives
+  in a host (``gandemo.hosts``): a worker process of its own (``Limits.processes``, the server's
+  default) or this process. Calls to it return immutable results (latest ``Snapshot``, a thinned
+  list of past frames for replay, the history as arrays); viewers only read those.
+* The ``Scheduler`` owns ``workers`` threads (default: the CPU count, env ``GANDEMO_WORKERS``),
+  with worker processes one process each: a run stays in the process it was created in, and
+  that process's thread trains it. Without processes the first worker sets torch to one thread
+  per op (``torch.set_num_threads(1)``, nothing happens at import); a worker process does so
+  itself. Every started run trains: the runs share the workers round-robin in
   slices of ``slice_s`` seconds (at least one step), so each gets 1/n of the workers and all of
   them move. A run just started (or resumed) goes first, for one step, so its counter moves
   within one step of the slowest running slice. A run waits in a FIFO line, with the reason in
   ``Run.message``, only when the memory the server gives training (``Limits.memory_mb``, env
   ``GANDEMO_MEMORY_MB``, default 3/4 of the available RAM) or the count ``GANDEMO_MAX_RUNNING``
   is in use; each run's memory is predicted from its settings (``gandemo.limits``). The
-  worker threads run WORKER_NICE steps nicer than the web server (Linux), so on a busy machine
-  the event loop and the pages get the CPU first and training takes what is left.
+  workers (threads or processes) run WORKER_NICE steps nicer than the web server (Linux), so
+  on a busy machine the event loop and the pages get the CPU first and training takes what is
+  left.
 * Limits per run (``gandemo.limits.Limits``): sizes, the predicted cost of one step and of one
   snapshot, wall-clock training time, history rows (thinned by 2 when full) and frames.
 * Cleanup: a running run whose viewer stopped polling for ``heartbeat_s`` is paused; a run whose
@@ -24,8 +29,6 @@ No Streamlit here: pages call these methods; the workers never call back into th
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import os
 import re
 import secrets
@@ -33,16 +36,28 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from enum import StrEnum
-from typing import Protocol
 
 import numpy as np
 import torch
 
+from .compare import variant_labels
 from .config import ConfigError, RunConfig
+from .hosts import (  # noqa: F401 (re-exported)
+    SNAPSHOT_SHARE,
+    Frame,
+    HostLost,
+    Job,
+    LocalHost,
+    ProcessHost,
+    Progress,
+    Rows,
+    Spec,
+    release_memory,
+)
 from .limits import Cost, Limits, step_work  # noqa: F401 (Limits, step_work: re-exported)
 from .snapshot import Snapshot
-from .trainer import Trainer
 
 RUNNING, QUEUED, PAUSED = "running", "queued", "paused"
 FINISHED, DIVERGED, STOPPED, ERROR = "finished", "diverged", "stopped", "error"
@@ -54,11 +69,11 @@ LIVE_REFRESHES_PER_S = 10.0  # the server's budget of live-view reruns per secon
 VIEWER_WINDOW_S = 5.0  # a run touched this recently counts as watched
 MAX_REFRESH_S = 3.0  # slowest live refresh under load
 RATE_WINDOW_S = 5.0  # the effective rate is measured over this much wall-clock time
-WORKER_NICE = 10  # training threads run this much nicer than the web server's (Linux)
-# Frames may take at most this share of a run's time: a run whose snapshot is slow (minibatch
-# discrimination on a 2D grid, many variants) publishes less often than Limits.fps, so drawing
-# never starves its training.
-SNAPSHOT_SHARE = 0.25
+# A run alone on its worker process trains this long per turn (frames stream meanwhile): the
+# round trip to the process between turns then costs ~1 % instead of a third of the time with a
+# busy web server (measured: 0.65 CPU for training with 50 ms turns and the Train page open).
+ALONE_SLICE_S = 0.5
+WORKER_NICE = 10  # training workers run this much nicer than the web server (Linux)
 
 
 class Reason(StrEnum):
@@ -73,38 +88,56 @@ class Reason(StrEnum):
 
 
 class Run:
-    """One training run. Control methods are thread-safe; results are published, read-only."""
+    """One training run. Control methods are thread-safe; results are published, read-only.
+
+    Its job (``Trainer``) lives in ``host`` (``gandemo.hosts``): in this process or in a worker
+    process. The run keeps what the job published (latest frame, thinned frames for replay, the
+    history as arrays) and the job's status as of its last call."""
 
     def __init__(self, cfg: RunConfig, limits: Limits, run_id: str | None = None,
-                 job: Job | None = None,
-                 cost: Cost | None = None):
+                 cost: Cost | None = None, host: LocalHost | ProcessHost | None = None):
         self.id = run_id or secrets.token_urlsafe(6)
         self.cfg = cfg
         self.limits = limits
         self.cost = cost if cost is not None else limits.cost(cfg)
-        self.trainer = job if job is not None else Trainer(cfg)
+        self.host = host if host is not None else LocalHost()
         self.state = PAUSED
         self.message = ""  # readable: why it ended, paused or waits (pages show it)
         self.reason: Reason | None = None  # typed: why it ended or was paused by the server
         self.created = self.last_seen = time.monotonic()
         self.detached_at: float | None = None
         self.iters_per_s = 0.0  # steps per second of its own training time
-        self.train_lock = threading.Lock()  # held by whoever is stepping the trainer
+        self.train_lock = threading.Lock()  # held by whoever is calling the job
         self._pub_lock = threading.Lock()
-        self._latest: Snapshot | None = None
-        self._frames: list[Snapshot] = []
-        self._history: dict[str, np.ndarray] = {}
-        self._last_publish = 0.0
-        self._publish_s = 0.0  # how long the last publish took
-        self._published_step = -1
+        self._latest = None
+        self._frames: list = []
+        self._logs: dict[str | None, dict[str, np.ndarray]] = {}
+        self._status = Progress(0, [], 0, False, None, 0.0)
         self._progress: deque[tuple[float, int]] = deque()  # (time, step) while running
         self.fresh = False  # just started or resumed: its first slice is one step, first in turn
-        self.publish()
+        self._apply(self.host.open(self.id, self._spec()))
+
+    def _spec(self) -> Spec:
+        return Spec((self.cfg,), None, self.limits.fps, self.limits.max_rows)
 
     # --- reading (any thread) ----------------------------------------------------------------
     @property
     def step(self) -> int:
-        return self.trainer.step_count
+        return self._status.step
+
+    @property
+    def diverged_at(self) -> int | None:
+        return self._status.diverged_at
+
+    @property
+    def lone_moves(self) -> dict[str, int]:
+        """Lone D / G updates made so far (``Trainer.lone_moves``)."""
+        return self._status.lone_moves
+
+    @property
+    def trainer(self) -> Job | None:
+        """The job itself when it trains in this process (tests, benches), else None."""
+        return self.host.job(self.id)
 
     def latest(self) -> Snapshot | None:
         with self._pub_lock:
@@ -116,7 +149,7 @@ class Run:
 
     def history(self) -> dict[str, np.ndarray]:
         with self._pub_lock:
-            return self._history
+            return self._logs.get(None, {})
 
     def touch(self) -> None:
         """A viewer is looking at this run (heartbeat; also cancels a pending detach)."""
@@ -146,118 +179,100 @@ class Run:
         while len(self._progress) > 2 and now - self._progress[1][0] > RATE_WINDOW_S:
             self._progress.popleft()
 
-    # --- worker side ---------------------------------------------------------------------------
-    def _collect(self):
-        """(frame, history arrays) of the job, read by whoever holds the trainer."""
-        hist = self.trainer.history
-        if len(hist) > self.limits.max_rows:
-            hist.downsample()
-        return self.trainer.snapshot(), hist.as_arrays()
-
-    def publish(self) -> None:
-        """Snapshot the trainer for viewers (called by whoever holds the trainer)."""
-        t0 = time.monotonic()
-        snap, arrays = self._collect()
+    # --- results -------------------------------------------------------------------------------
+    def _show(self, frame: Frame) -> None:
+        """Keep a frame the job published: the latest, one more for replay, the new rows."""
         with self._pub_lock:
-            self._latest = snap
-            self._frames.append(snap)
+            self._latest = frame.picture
+            self._frames.append(frame.picture)
             if len(self._frames) > self.limits.max_frames:
-                self._frames = self._frames[::2] + ([snap] if len(self._frames) % 2 == 0 else [])
-            self._history = arrays
-        self._last_publish = time.monotonic()
-        self._publish_s = self._last_publish - t0
-        self._published_step = self.step
+                keep = self._frames[::2]
+                self._frames = keep + ([frame.picture] if keep[-1] is not frame.picture else [])
+            for key, rows in frame.rows.items():
+                self._logs[key] = _merged(self._logs.get(key), rows)
+            self._status = replace(self._status, step=frame.step)
 
-    def publish_period(self) -> float:
-        """Seconds between frames while training: 1/fps, or longer when a frame is slow, so that
-        publishing takes at most SNAPSHOT_SHARE of the run's time."""
-        return max(1.0 / self.limits.fps, self._publish_s / SNAPSHOT_SHARE)
+    def _apply(self, progress: Progress) -> None:
+        """Keep what a call to the job published, and its status."""
+        for frame in progress.frames:
+            self._show(frame)
+        with self._pub_lock:
+            self._status = progress
+        if progress.error is not None:
+            self.state, self.reason, self.message = ERROR, Reason.ERROR, progress.error
 
+    def _lost(self, exc: Exception) -> None:
+        self.state, self.reason = ERROR, Reason.ERROR
+        self.message = f"training error at step {self.step}: {exc}"
+
+    # --- calls to the job ----------------------------------------------------------------------
     def train_slice(self, budget_s: float, max_steps: int | None = None,
                     publish_every: float | None = None) -> int:
         """Train about ``budget_s`` seconds (at least one step; or exactly ``max_steps``) and
-        publish a frame every ``publish_every`` seconds (at least ``publish_period()``) and at
-        the end when the run stops, pauses or has not shown a frame since it started. Returns
-        the steps made."""
-        period = max(publish_every or 0.0, self.publish_period())
+        publish frames (``hosts.Cell.slice``), the last state too when the run stops, pauses or
+        has not shown a frame since it started. Returns the steps made."""
         t0 = time.monotonic()
-        n = 0
         with self.train_lock:
-            tr = self.trainer
             first, self.fresh = self.fresh, False
             try:
-                while not tr.done and (max_steps is None or n < max_steps):
-                    tr.step()
-                    n += 1
-                    now = time.monotonic()
-                    if now - self._last_publish >= period:
-                        self.publish()
-                    if now - t0 >= budget_s or (max_steps is None and self.state != RUNNING):
-                        break
-                ending = tr.done or max_steps is not None or self.state != RUNNING or first
-                if ending and self._published_step != self.step:  # the last state is visible
-                    self.publish()
-            except Exception as exc:  # a bug or a torch error must not kill the worker
-                self.state, self.reason = ERROR, Reason.ERROR
-                self.message = f"training error at step {tr.step_count}: {exc}"
-                return n
+                progress = self.host.slice(self.id, budget_s, max_steps, publish_every, first,
+                                           lambda: self.state == RUNNING, self._show)
+            except (HostLost, RuntimeError) as exc:
+                self._lost(exc)
+                return 0
+            self._apply(progress)
+        n = progress.steps
         now = time.monotonic()
         if max_steps is None:
             self._mark_progress(now)
         dt = now - t0
-        if n and dt > 0:
+        if n and dt > 0 and progress.error is None:
             rate = n / dt
             self.iters_per_s = rate if not self.iters_per_s else 0.7 * self.iters_per_s + 0.3 * rate
-        self._settle()
+        if progress.error is None:
+            self._settle()
         return n
 
     def lone_move(self, player: str) -> dict | None:
         """One update of D ("d") or G ("g") alone (``Trainer.lone_move``), then its frame is
         published (same step, new picture). Returns the move, None when there was none."""
-        if not isinstance(self.trainer, Trainer):
+        if isinstance(self, ComparisonRun):
             raise ConfigError("player", "one-player steps are for single runs, not comparisons")
         with self.train_lock:
             try:
-                move = self.trainer.lone_move(player)
-            except (RuntimeError, FloatingPointError) as exc:  # a torch error must not escape
-                self.state, self.reason = ERROR, Reason.ERROR
-                self.message = f"training error at step {self.step}: {exc}"
+                progress = self.host.lone(self.id, player)
+            except (HostLost, RuntimeError) as exc:
+                self._lost(exc)
                 return None
-            if move is not None:
-                self.publish()
-        self._settle()
-        return move
+            self._apply(progress)
+        if progress.error is None:
+            self._settle()
+        return progress.move
+
+    def close(self) -> None:
+        """Free the job where it lives (what it published stays readable)."""
+        self.host.close(self.id)
 
     def _settle(self) -> None:
-        tr = self.trainer
-        if tr.diverged_at is not None:
+        status = self._status
+        if status.diverged_at is not None:
             self.state, self.reason = DIVERGED, Reason.DIVERGED
-            self.message = (f"diverged at step {tr.diverged_at}: a loss or gradient became NaN/Inf;"
-                            " the history up to there is kept")
-        elif tr.done:
+            self.message = (f"diverged at step {status.diverged_at}: a loss or gradient became"
+                            " NaN/Inf; the history up to there is kept")
+        elif status.done:
             self.state, self.reason = FINISHED, Reason.FINISHED
-            self.message = f"finished {tr.step_count} steps"
-        elif tr.wall_s > self.limits.max_run_s:
+            self.message = f"finished {status.step} steps"
+        elif status.wall_s > self.limits.max_run_s:
             self.state, self.reason = STOPPED, Reason.TIME_LIMIT
             self.message = f"stopped: this server's time limit per run is {self.limits.max_run_s} s"
 
 
-class Job(Protocol):
-    """What a Run drives: a ``Trainer`` (one run) or a ``Comparison`` (variants side by side)."""
-
-    @property
-    def done(self) -> bool: ...
-
-    @property
-    def step_count(self) -> int: ...
-
-    @property
-    def diverged_at(self) -> int | None: ...
-
-    @property
-    def wall_s(self) -> float: ...
-
-    def step(self) -> object: ...
+def _merged(old: dict[str, np.ndarray] | None, rows: Rows) -> dict[str, np.ndarray]:
+    """A log with ``rows`` added: appended when they follow it, else (start 0: thinned or new
+    columns) the log starts over from them."""
+    if old is None or rows.start == 0 or rows.start != len(old.get("step", ())):
+        return rows.columns
+    return {c: np.concatenate([old[c], v]) if c in old else v for c, v in rows.columns.items()}
 
 
 class ComparisonRun(Run):
@@ -266,33 +281,21 @@ class ComparisonRun(Run):
     ``history()`` maps each label to its history arrays."""
 
     def __init__(self, configs: list[RunConfig], limits: Limits, run_id: str | None = None,
-                 cost: Cost | None = None, labels: list[str] | None = None):
-        from .compare import Comparison
-
-        self.comparison = Comparison(list(configs), labels)
-        self.labels = list(self.comparison.labels)
+                 cost: Cost | None = None, labels: list[str] | None = None,
+                 host: LocalHost | ProcessHost | None = None):
         self.configs = list(configs)
-        super().__init__(configs[0], limits, run_id, job=self.comparison,
-                         cost=cost if cost is not None else limits.check_all(self.configs))
+        self.labels = variant_labels(self.configs, labels)
+        super().__init__(configs[0], limits, run_id,
+                         cost=cost if cost is not None else limits.check_all(self.configs),
+                         host=host)
 
-    def _collect(self):
-        frames, arrays = [], {}
-        for label, tr in zip(self.labels, self.comparison.trainers):
-            if len(tr.history) > self.limits.max_rows:
-                tr.history.downsample()
-            frames.append((label, tr.snapshot()))
-            arrays[label] = tr.history.as_arrays()
-        return frames, arrays
+    def _spec(self) -> Spec:
+        return Spec(tuple(self.configs), tuple(self.labels), self.limits.fps,
+                    self.limits.max_rows)
 
-
-def _release_memory() -> None:
-    """Hand freed heap pages back to the OS (glibc keeps them otherwise): RSS returns to the
-    baseline after the runs of a class are removed."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the allocator keeps its pages
-        pass
+    def history(self) -> dict[str, dict[str, np.ndarray]]:
+        with self._pub_lock:
+            return {label: self._logs.get(label, {}) for label in self.labels}
 
 
 def _lower_priority(nice: int) -> None:
@@ -313,11 +316,15 @@ def _lower_priority(nice: int) -> None:
 class Scheduler:
     """Process-wide registry of runs plus the worker pool that trains them."""
 
-    def __init__(self, limits: Limits | None = None, threads: bool = True):
-        """``threads=False``: no worker pool; turns are driven by ``run_turn`` (tests)."""
+    def __init__(self, limits: Limits | None = None, threads: bool = True,
+                 processes: bool = False):
+        """``threads=False``: no worker pool; turns are driven by ``run_turn`` (tests).
+        ``processes``: each worker trains its runs in a process of its own (``ProcessHost``)."""
         self.limits = limits or Limits()
         self.threads = threads
         self.runs: dict[str, Run] = {}
+        self._hosts = ([ProcessHost(WORKER_NICE) for _ in range(self.limits.workers)]
+                       if processes and threads else [])
         self._fresh: deque[Run] = deque()  # just started: one step each, before anyone else
         self._ready: deque[Run] = deque()  # running runs waiting for a worker turn
         self._line: deque[Run] = deque()  # queued runs waiting for memory or a running slot
@@ -330,17 +337,22 @@ class Scheduler:
     def _ensure_threads(self) -> None:
         if self._threads or not self.threads:
             return
-        torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use the cores
+        if not self._hosts:
+            torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use cores
         for i in range(self.limits.workers):
-            t = threading.Thread(target=self._work, name=f"gandemo-worker-{i}", daemon=True)
+            host = self._hosts[i] if self._hosts else None
+            t = threading.Thread(target=self._work, args=(host,), name=f"gandemo-worker-{i}",
+                                 daemon=True)
             self._threads.append(t)
         reaper = threading.Thread(target=self._reap, name="gandemo-reaper", daemon=True)
         self._threads.append(reaper)
         for t in self._threads:
             t.start()
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop every run and join the threads (tests, server exit)."""
+    def shutdown(self, timeout: float = 5.0, processes: bool = True) -> None:
+        """Stop and forget every run, join the threads and (``processes``) stop the worker
+        processes (tests, server exit); the scheduler can be used again afterwards, with the
+        worker processes it kept or new ones."""
         self._stop.set()
         with self._cond:
             for run in self.runs.values():
@@ -354,9 +366,24 @@ class Scheduler:
         for t in self._threads:
             t.join(timeout)
         self._threads = []
+        for run in list(self.runs.values()):
+            run.close()
+        for host in self._hosts if processes else ():
+            host.shutdown(timeout)
         self.runs.clear()
         self._stop.clear()
-        _release_memory()
+        release_memory()
+
+    def _host(self) -> LocalHost | ProcessHost:
+        """Where a new run trains: the worker process with the fewest runs, or this process."""
+        if not self._hosts:
+            return LocalHost()
+        with self._cond:
+            load = {id(h): 0 for h in self._hosts}
+            for run in self.runs.values():
+                if id(run.host) in load:
+                    load[id(run.host)] += 1
+        return min(self._hosts, key=lambda h: load[id(h)])
 
     # --- control (UI thread) ------------------------------------------------------------------
     def create(self, cfg: RunConfig, run_id: str | None = None) -> Run:
@@ -367,7 +394,7 @@ class Scheduler:
         second run under an existing id would silently replace someone else's run."""
         cost = self.limits.check(cfg)
         self._check_id(run_id)
-        return self._register(Run(cfg, self.limits, run_id, cost=cost))
+        return self._register(Run(cfg, self.limits, run_id, cost=cost, host=self._host()))
 
     def create_comparison(self, configs: list[RunConfig], run_id: str | None = None,
                           labels: list[str] | None = None) -> Run:
@@ -378,7 +405,7 @@ class Scheduler:
         cost = self.limits.check_all(list(configs))
         self._check_id(run_id)
         return self._register(ComparisonRun(configs, self.limits, run_id, cost=cost,
-                                            labels=labels))
+                                            labels=labels, host=self._host()))
 
     def _check_id(self, run_id: str | None) -> None:
         if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
@@ -388,10 +415,11 @@ class Scheduler:
 
     def _register(self, run: Run) -> Run:
         with self._cond:
-            if run.id in self.runs:
-                raise ConfigError("run", f"a run with id {run.id!r} already exists")
-            self.runs[run.id] = run
-        return run
+            if run.id not in self.runs:
+                self.runs[run.id] = run
+                return run
+        run.close()
+        raise ConfigError("run", f"a run with id {run.id!r} already exists")
 
     def get(self, run_id: str | None) -> Run | None:
         return self.runs.get(run_id) if run_id else None
@@ -421,6 +449,7 @@ class Scheduler:
             self._drop(run)
             run.state, run.message, run.reason = PAUSED, "", None
             self._admit()
+        run.host.nudge()  # a slice in a worker process ends after its current step
         with run.train_lock:  # a worker's slice ends after its current step
             pass
 
@@ -448,8 +477,10 @@ class Scheduler:
             self._drop(run)
             if run.state in ACTIVE_STATES + (PAUSED,):
                 run.state, run.message, run.reason = STOPPED, "stopped", reason
-            self.runs.pop(run.id, None)
+            known = self.runs.pop(run.id, None) is run
             self._admit()
+        if known:
+            run.close()  # after the lock: a worker process may be finishing a slice
 
     def detach(self, run_id: str) -> None:
         """The viewing session ended: remove the run after the grace period unless re-attached."""
@@ -494,7 +525,10 @@ class Scheduler:
             "memory_budget_mb": self.limits.memory_mb,
             "memory_predicted_mb": round(used, 1),
             "threads": threading.active_count(),
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+            "processes": len(self._hosts),
+            # the server and its worker processes
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20
+                            + sum(h.rss_mb() for h in self._hosts), 1),
         }
 
     def runs_info(self) -> list[dict]:
@@ -562,6 +596,7 @@ class Scheduler:
             if run in self._ready:
                 self._ready.remove(run)
             self._fresh.append(run)
+            run.host.nudge()  # a long slice of another run of its worker ends now
 
     def _drop(self, run: Run) -> None:
         for queue in (self._fresh, self._ready, self._line):
@@ -583,21 +618,28 @@ class Scheduler:
         return min(MAX_REFRESH_S, base * max(1.0, self._running_count() / VIEWERS_AT_BASE))
 
     # --- threads -----------------------------------------------------------------------------
-    def _take(self) -> Run | None:
-        """The next run to train (fresh ones first, then round robin), marked busy; hold _cond."""
-        queue = self._fresh or self._ready
-        if not queue:
-            return None
-        run = queue.popleft()
-        self._busy.add(run.id)
-        return run
+    def _take(self, host: ProcessHost | None = None) -> Run | None:
+        """The next run to train (fresh ones first, then round robin) — of ``host`` when given —
+        marked busy; hold _cond."""
+        for queue in (self._fresh, self._ready):
+            run = next((r for r in queue if host is None or r.host is host), None)
+            if run is not None:
+                queue.remove(run)
+                self._busy.add(run.id)
+                return run
+        return None
 
     def _turn(self, run: Run) -> None:
         """One worker turn of ``run``: a fresh run makes one step (and shows it) before it joins
-        the round robin, a running one trains ``slice_s``; then it goes to the back."""
+        the round robin, a running one trains ``slice_s`` — up to ALONE_SLICE_S in a worker
+        process while no other run of it waits (a run that comes nudges it) — then it goes to
+        the back."""
         with self._cond:
             period = self._publish_period()
-        run.train_slice(0.0 if run.fresh else self.limits.slice_s, publish_every=period)
+            alone = run.host.remote and not any(r.host is run.host
+                                                for r in (*self._fresh, *self._ready))
+        budget = 0.0 if run.fresh else ALONE_SLICE_S if alone else self.limits.slice_s
+        run.train_slice(budget, publish_every=period)
         with self._cond:
             self._busy.discard(run.id)
             if run.state == RUNNING and run.id in self.runs:
@@ -615,15 +657,17 @@ class Scheduler:
             self._turn(run)
         return run
 
-    def _work(self) -> None:
-        torch.set_num_threads(1)
+    def _work(self, host: ProcessHost | None) -> None:
+        """A worker: trains the runs of ``host`` (its process), or any run in this process."""
+        if host is None:
+            torch.set_num_threads(1)
         _lower_priority(WORKER_NICE)
         while not self._stop.is_set():
             with self._cond:
-                run = self._take()
+                run = self._take(host)
                 while run is None and not self._stop.is_set():
                     self._cond.wait(0.5)
-                    run = self._take()
+                    run = self._take(host)
                 if self._stop.is_set():
                     if run is not None:
                         self._busy.discard(run.id)
@@ -649,7 +693,7 @@ class Scheduler:
                 self.pause(run)
                 run.message, run.reason = "paused: nobody was watching this run", Reason.IDLE
         if removed:
-            _release_memory()
+            release_memory()
 
 
 _scheduler: Scheduler | None = None
@@ -661,5 +705,5 @@ def get_scheduler() -> Scheduler:
     global _scheduler
     with _scheduler_lock:
         if _scheduler is None:
-            _scheduler = Scheduler()
+            _scheduler = Scheduler(processes=Limits().processes)
         return _scheduler

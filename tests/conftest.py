@@ -166,10 +166,11 @@ def wait_until(predicate, timeout: float = 120.0) -> bool:
 
 
 def stop_all_runs() -> None:
-    """Teardown of the AppTest sessions: stop every run and check no worker thread is left."""
+    """Teardown of the AppTest sessions: stop every run and check no worker thread is left
+    (the worker processes stay, warm, for the next test: they start in seconds, not ms)."""
     from gandemo.runner import get_scheduler
 
-    get_scheduler().shutdown()
+    get_scheduler().shutdown(processes=False)
     alive = [th.name for th in threading.enumerate() if th.name.startswith("gandemo-worker")]
     assert not alive, alive
 

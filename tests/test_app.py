@@ -227,7 +227,7 @@ def test_diverged_run_shows_the_step_and_keeps_its_plots(app):
     app.run()
     text, step, _ = status(app)
     assert "Diverged" in text
-    assert any(f"Diverged at step {run.trainer.diverged_at}" in e.value for e in app.error)
+    assert any(f"Diverged at step {run.diverged_at}" in e.value for e in app.error)
     assert app.get("bidi_component")  # the live charts (ui/live_chart)
 
 

@@ -91,7 +91,7 @@ def test_two_losses_by_two_levels_start_a_four_variant_run(at):
     assert not at.exception
     run = the_run(at)
     assert len(run.labels) == 4 and len(set(run.labels)) == 4
-    configs = run.comparison.configs
+    configs = run.configs
     assert {c.seed for c in configs} == {0} and {c.loss for c in configs} == {"minimax", "wgan-gp"}
     assert sorted({c.d_steps for c in configs}) == [1, 5]
     assert at.query_params["cmp"] in (run.id, [run.id])
@@ -169,7 +169,7 @@ def test_report_png_size_and_csv_rows(at):
     width, height = map(int, re.search(r"(\d+) × (\d+) px", stated).groups())
 
     frames, hist = run.latest(), run.history()
-    configs, labels = run.comparison.configs, run.labels
+    configs, labels = run.configs, run.labels
     fig = report.comparison_figure_from(frames, hist, configs, "en")
     from PIL import Image
 

@@ -231,7 +231,7 @@ def test_compare_page_ticks_the_preset_checks():
         app.selectbox(key="cmp_target").set_value("bimodal").run()
         app.button(key="cmp_start").click().run()
         run = get_scheduler().get(app.session_state["cmp_run_id"])
-        assert run.comparison.configs[0].target == "bimodal"
+        assert run.configs[0].target == "bimodal"
         assert wait_until(lambda: run.state == FINISHED)
         app.run()
         assert f"**{t('lesson.title', 'en')}**" not in [md.value for md in app.markdown]

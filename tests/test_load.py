@@ -15,8 +15,9 @@ What is measured and asserted:
   resident memory return to their warm level before the load (RSS within RSS_RETURN_MB);
 * the server's resident memory stays bounded.
 Server-side numbers (runs, running, queued, threads) are read from the app's own Server status
-page (views/status.py) through another light session; threads and RSS of the server process come
-from psutil. Nothing is exposed for the test's sake.
+page (views/status.py) through another light session; the server's threads, and the RSS and
+CPU of the server with its worker processes, come from psutil. Nothing is exposed for the
+test's sake.
 
 The server is this module's own (not conftest's): it needs its own limits (a 3 s grace period,
 short runs) and its process handle. Every loop here is bounded in count and time.
@@ -280,7 +281,8 @@ while time.monotonic() < end:
     except Exception as exc:
         row["err"] = repr(exc)
     try:
-        row["threads"], row["rss_mb"] = proc.num_threads(), proc.memory_info().rss / 2**20
+        rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(True))
+        row["threads"], row["rss_mb"] = proc.num_threads(), rss / 2**20
     except psutil.Error:
         break
     print(json.dumps(row), flush=True)
@@ -364,8 +366,17 @@ def _run_in_own_loop(coro):
 
 
 def _cpu_s(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return t.user + t.system
+    """CPU seconds of the server and its worker processes (training)."""
+    total = 0.0
+    for p in (proc, *proc.children(recursive=True)):
+        t = p.cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def _rss_mb(proc: psutil.Process) -> float:
+    """Resident MB of the server and its worker processes (training)."""
+    return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
 
 
 def _run_id(s: LightSession) -> str | None:
@@ -399,7 +410,7 @@ def test_thirty_students_share_one_server(server):
         assert all(ok), f"warm-up runs made no progress: {[(w.step, w.total) for w in warm]}"
         await asyncio.sleep(GRACE_S + 2)
         r = {"before": await _status(base), "threads_before": proc.num_threads(),
-             "rss_before": proc.memory_info().rss / 2**20}
+             "rss_before": _rss_mb(proc)}
 
         monitor = Monitor(base, pid, LOAD_TIMEOUT_S + CLEANUP_TIMEOUT_S + 120)
         students: list[LightSession] = []
@@ -432,11 +443,11 @@ def test_thirty_students_share_one_server(server):
                 await asyncio.sleep(1.0)
                 r["after"] = await _status(base)
                 if (r["after"]["stats"]["runs"] == 0 and proc.num_threads() <= r["threads_before"]
-                        and proc.memory_info().rss / 2**20 <= r["rss_before"] + RSS_RETURN_MB):
+                        and _rss_mb(proc) <= r["rss_before"] + RSS_RETURN_MB):
                     break
             r["cleanup_s"] = time.monotonic() - t_close
             r["threads_after"] = proc.num_threads()
-            r["rss_after"] = proc.memory_info().rss / 2**20
+            r["rss_after"] = _rss_mb(proc)
             monitor.stop()
         r["monitor"] = monitor
         return r

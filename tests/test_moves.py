@@ -263,12 +263,12 @@ def test_step_d_and_step_g_on_the_train_page_say_what_happened():
         run = get_scheduler().get(at.session_state["run_id"])
         infos = press("step_d")
         said = [v for v in infos if v.startswith("D step:")]
-        assert said and run.step == 1 and run.trainer.lone_moves == {"d": 1, "g": 0}
+        assert said and run.step == 1 and run.lone_moves == {"d": 1, "g": 0}
         gap0, gap1 = at.session_state["_last_move"]["summary"].d_gap
         assert moves._pair(gap0, gap1)[1] in said[0]
         infos = press("step_g")
         assert any(v.startswith("G step:") for v in infos)
-        assert run.step == 1 and run.trainer.lone_moves == {"d": 1, "g": 1}
+        assert run.step == 1 and run.lone_moves == {"d": 1, "g": 1}
         press("step")  # a full iteration: the sentence is gone with the lone move's frame
         assert run.step == 2 and not any("step:" in v for v in [i.value for i in at.info])
     finally:

@@ -457,21 +457,20 @@ def test_status_page_describes_a_comparison():
 def test_a_slow_frame_is_published_less_often_so_training_keeps_most_of_the_time():
     """publish_period: 1/fps for a cheap frame; a frame that takes long stretches the period so
     publishing stays within SNAPSHOT_SHARE of the run's time."""
-    from gandemo.runner import SNAPSHOT_SHARE, Run
+    from gandemo.hosts import SNAPSHOT_SHARE, Cell, Spec
 
-    run = Run(RunConfig(steps=50, **SMALL), Limits())
-    assert run.publish_period() >= 1.0 / run.limits.fps
-    run._publish_s = 0.2  # as if its last frame took 200 ms
-    assert run.publish_period() == pytest.approx(0.2 / SNAPSHOT_SHARE)
-    published = []
-    original = run.publish
+    cell = Cell(Spec((RunConfig(steps=5000, **SMALL),)))
+    assert cell.publish_period() >= 1.0 / cell.spec.fps
+    cell._publish_s = 0.2  # as if its last frame took 200 ms
+    assert cell.publish_period() == pytest.approx(0.2 / SNAPSHOT_SHARE)
+    original = cell.publish
 
-    def counting():
-        published.append(time.monotonic())
-        original()
-        run._publish_s = 0.2  # every frame "takes" 200 ms
+    def slow():
+        frame = original()
+        cell._publish_s = 0.2  # every frame "takes" 200 ms
+        return frame
 
-    run.publish = counting
-    run.state = "running"
-    run.train_slice(1.5, publish_every=0.01)
-    assert 1 <= len(published) <= 3  # 1.5 s / 0.8 s, plus the last state (not 150 frames)
+    cell.publish = slow
+    progress = cell.slice(1.5, publish_every=0.01)
+    assert progress.steps > 10
+    assert 1 <= len(progress.frames) <= 3  # 1.5 s / 0.8 s (not 150 frames)

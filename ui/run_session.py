@@ -341,7 +341,7 @@ def move_mark(run: Run | None) -> tuple[int, int]:
     """(iterations, lone moves) of a run: what a Step D / Step G button was drawn for."""
     if run is None:
         return 0, 0
-    return run.step, sum(getattr(run.trainer, "lone_moves", {}).values())
+    return run.step, sum(run.lone_moves.values())
 
 
 def on_move(cfg: RunConfig, run_id: str | None, player: str, mark: tuple[int, int]) -> None:

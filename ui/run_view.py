@@ -100,7 +100,7 @@ def state_message(run: Run | None, slot: Slot = TRAIN) -> None:
         st.info(tr(f"{box}.queued", nth=ordinal(pos), pos=pos, max_running=limits.max_running),
                 icon=":material/hourglass_top:")
     elif run.reason == Reason.DIVERGED:
-        st.error(tr(f"{box}.diverged", step=run.trainer.diverged_at or run.step),
+        st.error(tr(f"{box}.diverged", step=run.diverged_at or run.step),
                  icon=":material/error:")
     elif run.reason == Reason.ERROR:
         st.error(tr(f"{box}.error", message=run.message), icon=":material/report:")

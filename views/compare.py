@@ -223,7 +223,7 @@ def grid(run, active: bool) -> None:
     hist = (run.history() or {}) if frames else {}
     preset = st.session_state.get(PRESET_KEY) or ""
     with st.container():  # one place whether or not there are checks: the tiles keep theirs
-        if frames and preset in PRESETS and lessons.matches(preset, run.comparison.configs):
+        if frames and preset in PRESETS and lessons.matches(preset, run.configs):
             lesson_checks(preset, hist, lang(), finished=run.state == FINISHED)
     if frames:
         panels.grid_panels(run, frames, hist, active, threshold())

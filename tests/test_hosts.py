@@ -1,0 +1,160 @@
+"""Where a run's job lives (gandemo.hosts): a worker process answers exactly what the same job
+in this process would, history arrives as new rows only (and starts over when thinned or
+widened), a dead worker process costs its runs their job but not their history, and a scheduler
+with worker processes trains, pauses and shuts them down.
+
+Each test owns its hosts and schedulers and stops them. Waits are bounded polls on state."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from gandemo.config import RunConfig
+from gandemo.hosts import Cell, HostLost, ProcessHost, Spec
+from gandemo.runner import (
+    ERROR,
+    FINISHED,
+    PAUSED,
+    RUNNING,
+    ComparisonRun,
+    Limits,
+    Reason,
+    Run,
+    Scheduler,
+)
+from gandemo.trainer import MOVE_COLUMNS
+
+SMALL = dict(target="gaussian", batch=32, g_width=16, d_width=16, log_every=5, eval_samples=200)
+
+
+def wait_until(predicate, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture(scope="module")
+def worker():
+    """One worker process for this module's tests (starting one takes a second or two)."""
+    host = ProcessHost()
+    yield host
+    host.shutdown()
+
+
+def test_a_worker_process_trains_exactly_what_this_process_would(worker):
+    """Same config, same seed: the frames and history from the worker process equal the local
+    ones to the bit (the job is the same code; only where it runs differs)."""
+    cfg = RunConfig(steps=40, **SMALL)
+    limits = Limits()
+    here, there = Run(cfg, limits), Run(cfg, limits, host=worker)
+    for run in (here, there):
+        run.train_slice(float("inf"), max_steps=25)
+        run.lone_move("d")
+    assert here.step == there.step == 25
+    assert here.lone_moves == there.lone_moves == {"d": 1, "g": 0}
+    a, b = here.history(), there.history()
+    assert a.keys() == b.keys() and set(MOVE_COLUMNS) <= set(a)  # widened by the move
+    for column in set(a) - {"wall_s"}:  # seconds differ, numbers do not
+        np.testing.assert_array_equal(a[column], b[column])
+    fa, fb = here.latest(), there.latest()
+    assert fa.step == fb.step == 25
+    np.testing.assert_array_equal(fa.p_g, fb.p_g)
+    np.testing.assert_array_equal(fa.fake, fb.fake)
+    assert here.trainer is not None and there.trainer is None  # the job lives over there
+    for run in (here, there):
+        run.close()
+
+
+def test_a_comparison_in_a_worker_process_keeps_one_history_per_variant(worker):
+    configs = [RunConfig(steps=12, loss=loss, **SMALL) for loss in ("nonsaturating", "hinge")]
+    run = ComparisonRun(configs, Limits(), labels=["A", "B"], host=worker)
+    run.train_slice(float("inf"), max_steps=12)
+    hist = run.history()
+    assert list(hist) == ["A", "B"]
+    assert all(h["step"][-1] == 12 for h in hist.values())
+    assert [label for label, _ in run.latest()] == ["A", "B"]
+    assert not np.array_equal(hist["A"]["d_loss"], hist["B"]["d_loss"])  # two losses
+    run.close()
+
+
+def test_history_comes_as_new_rows_and_starts_over_when_thinned():
+    """Each frame carries only the rows since the last one; when the log is thinned (full) it
+    carries the whole thinned log from row 0, and the run's history is that log exactly."""
+    cfg = RunConfig(steps=400, **dict(SMALL, log_every=1))
+    cell = Cell(Spec((cfg,), max_rows=50))
+    first = cell.publish()
+    assert first.rows[None].start == 0
+    cell.job.step()
+    cell.job.step()
+    tail = cell.publish().rows[None]
+    assert tail.start == len(first.rows[None].columns["step"]) and len(tail.columns["step"]) == 2
+
+    run = Run(cfg, Limits(max_rows=50))
+    run.train_slice(float("inf"), max_steps=120)  # publishes along the way and at the end
+    hist = run.history()
+    log = run.trainer.history
+    assert len(log) <= 51  # thinned by 2 whenever over 50 rows
+    np.testing.assert_array_equal(hist["step"], np.asarray(log.columns["step"], dtype=float))
+    assert hist["step"][-1] == 120 and np.all(np.diff(hist["step"]) > 0)
+
+
+def test_a_dead_worker_process_ends_its_runs_with_their_history_kept(worker):
+    run = Run(RunConfig(steps=5000, **SMALL), Limits(), host=worker)
+    run.train_slice(float("inf"), max_steps=20)
+    before = run.history()["step"].copy()
+    worker._proc.kill()
+    worker._proc.wait(10)
+    run.state = RUNNING
+    assert run.train_slice(0.05) == 0
+    assert run.state == ERROR and run.reason == Reason.ERROR
+    assert "training process stopped" in run.message
+    np.testing.assert_array_equal(run.history()["step"], before)  # what it showed is kept
+    assert run.latest().step == 20
+    # the next run gets a new worker process; the old run's job is not there
+    fresh = Run(RunConfig(steps=10, **SMALL), Limits(), host=worker)
+    fresh.train_slice(float("inf"), max_steps=3)
+    assert fresh.step == 3
+    with pytest.raises(HostLost):
+        worker.slice(run.id, 0.01)
+
+
+def test_a_worker_process_reports_a_bad_call_and_goes_on(worker):
+    with pytest.raises(HostLost):
+        worker.lone("no-such-run", "d")
+    run = Run(RunConfig(steps=10, **SMALL), Limits(), host=worker)
+    assert run.lone_move("x") is None and run.state == ERROR  # a refused player: an error
+    other = Run(RunConfig(steps=10, **SMALL), Limits(), host=worker)
+    other.train_slice(float("inf"), max_steps=2)
+    assert other.step == 2
+
+
+def test_a_scheduler_with_worker_processes_trains_pauses_and_shuts_them_down():
+    sched = Scheduler(Limits(workers=2), processes=True)
+    try:
+        hosts = list(sched._hosts)
+        assert len(hosts) == 2 and all(isinstance(h, ProcessHost) for h in hosts)
+        runs = [sched.create(RunConfig(steps=60, seed=i, **SMALL)) for i in range(4)]
+        assert {r.host for r in runs} == set(hosts)  # spread over both processes
+        slow = sched.create(RunConfig(steps=50_000, **SMALL))
+        for run in runs + [slow]:
+            sched.start(run)
+        assert wait_until(lambda: all(r.state == FINISHED for r in runs))
+        assert all(r.step == 60 and r.history()["step"][-1] == 60 for r in runs)
+        assert wait_until(lambda: slow.step > 0)
+        sched.pause(slow)
+        paused_at = slow.step
+        time.sleep(0.3)
+        assert slow.state == PAUSED and slow.step == paused_at
+        assert sched.stats()["processes"] == 2 and sched.stats()["rss_mb"] > 0
+        pids = [h.pid for h in hosts]
+    finally:
+        sched.shutdown()
+    assert all(h.pid is None for h in hosts) and all(pid is not None for pid in pids)
+    assert not sched.runs
+
