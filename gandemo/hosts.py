@@ -401,14 +401,12 @@ def _readable(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
 
-def _warm_up() -> None:
-    """Train and draw a tiny 1D and 2D run once, so that what first use loads (torch's kernels,
-    the 2D estimators, the optimal-transport solver) is loaded before the first student's run
-    (its first step is not late) and the process's memory is at its working level from the
-    start."""
+def _warm_up(target: str) -> None:
+    """Train and draw a tiny run on ``target`` once, so that what first use loads (torch's
+    kernels, the 2D estimators, the optimal-transport solver) is loaded before a student's run
+    needs it and the process's memory is at its working level from the start."""
     small = dict(steps=2, batch=32, g_width=16, d_width=16, log_every=1, eval_samples=200)
-    for target in ("gaussian", "ring8"):
-        Cell(Spec((RunConfig(target=target, **small),))).slice(float("inf"), max_steps=2)
+    Cell(Spec((RunConfig(target=target, **small),))).slice(float("inf"), max_steps=2)
     release_memory()
 
 
@@ -428,14 +426,16 @@ def serve(nice: int = 0) -> None:
             os.nice(nice)
         except OSError:  # not permitted: train at the normal priority
             pass
-    _warm_up()
     host = LocalHost()
+    warm = ["gaussian", "ring8"]  # a 1D and a 2D target, while no call waits
 
     def send(kind: str, value) -> None:
         pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
     while True:
+        while warm and not _readable(0):
+            _warm_up(warm.pop(0))
         try:
             op, args = _recv(0)
         except EOFError:
