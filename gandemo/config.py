@@ -211,6 +211,11 @@ class RunConfig:
 
         return get_loss(self.loss).default_gp if self.gp_lambda is None else self.gp_lambda
 
+    def __reduce__(self):
+        """Pickled as its fields and rebuilt through validation, so a custom target is loaded
+        again from its points where the copy lands (a worker process: see gandemo/hosts.py)."""
+        return (_rebuild, (to_dict(self),))
+
     def with_(self, **changes) -> RunConfig:
         """A validated copy with some fields changed."""
         return from_dict({**to_dict(self), **changes})
@@ -338,6 +343,10 @@ def _custom_pair(target: str, data, uploaded: tuple[int, str] | None = None):
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+
+
+def _rebuild(values: dict[str, Any]) -> RunConfig:
+    return RunConfig(**values)
 
 
 def _read_number(f, text: str) -> int | float:

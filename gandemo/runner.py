@@ -6,9 +6,10 @@
   list of past frames for replay, the history as arrays); viewers only read those.
 * The ``Scheduler`` owns ``workers`` threads (default: the CPU count, env ``GANDEMO_WORKERS``),
   with worker processes one process each: a run stays in the process it was created in, and
-  that process's thread trains it. Without processes the first worker sets torch to one thread
-  per op (``torch.set_num_threads(1)``, nothing happens at import); a worker process does so
-  itself. Every started run trains: the runs share the workers round-robin in
+  that process's thread trains it (a run no worker process could take trains in this process,
+  by any worker thread). Starting the workers sets torch to one thread per op here
+  (``torch.set_num_threads(1)``, nothing happens at import); a worker process does so itself.
+  Every started run trains: the runs share the workers round-robin in
   slices of ``slice_s`` seconds (at least one step), so each gets 1/n of the workers and all of
   them move. A run just started (or resumed) goes first, for one step, so its counter moves
   within one step of the slowest running slice. A run waits in a FIFO line, with the reason in
@@ -29,7 +30,9 @@ No Streamlit here: pages call these methods; the workers never call back into th
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import re
 import secrets
 import sys
@@ -340,8 +343,7 @@ class Scheduler:
     def _ensure_threads(self) -> None:
         if self._threads or not self.threads:
             return
-        if not self._hosts:
-            torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use cores
+        torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use cores
         for i in range(self.limits.workers):
             host = self._hosts[i] if self._hosts else None
             t = threading.Thread(target=self._work, args=(host,), name=f"gandemo-worker-{i}",
@@ -397,7 +399,8 @@ class Scheduler:
         second run under an existing id would silently replace someone else's run."""
         cost = self.limits.check(cfg)
         self._check_id(run_id)
-        return self._register(Run(cfg, self.limits, run_id, cost=cost, host=self._host()))
+        return self._register(self._built(lambda host: Run(cfg, self.limits, run_id, cost=cost,
+                                                           host=host)))
 
     def create_comparison(self, configs: list[RunConfig], run_id: str | None = None,
                           labels: list[str] | None = None) -> Run:
@@ -407,8 +410,22 @@ class Scheduler:
             raise ConfigError("variants", f"choose 1 to {MAX_VARIANTS}; got {len(configs)}")
         cost = self.limits.check_all(list(configs))
         self._check_id(run_id)
-        return self._register(ComparisonRun(configs, self.limits, run_id, cost=cost,
-                                            labels=labels, host=self._host()))
+        return self._register(self._built(lambda host: ComparisonRun(
+            configs, self.limits, run_id, cost=cost, labels=labels, host=host)))
+
+    def _built(self, make) -> Run:
+        """``make(host)`` on the next worker's host; if a worker process cannot take the run
+        (it failed to start, or died while building it), the run trains in this process instead
+        (logged): a student's run never fails because of where it would have trained."""
+        host = self._host()
+        try:
+            return make(host)
+        except (HostLost, RuntimeError, TypeError, pickle.PicklingError) as exc:
+            if not host.remote:
+                raise
+            logging.getLogger(__name__).warning(
+                "a worker process could not take a run (%s); it trains in the server process", exc)
+            return make(LocalHost())
 
     def _check_id(self, run_id: str | None) -> None:
         if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
@@ -622,10 +639,11 @@ class Scheduler:
 
     # --- threads -----------------------------------------------------------------------------
     def _take(self, host: ProcessHost | None = None) -> Run | None:
-        """The next run to train (fresh ones first, then round robin) — of ``host`` when given —
-        marked busy; hold _cond."""
+        """The next run to train (fresh ones first, then round robin) — of ``host`` (or of
+        this process) when given — marked busy; hold _cond."""
         for queue in (self._fresh, self._ready):
-            run = next((r for r in queue if host is None or r.host is host), None)
+            run = next((r for r in queue
+                        if host is None or r.host is host or not r.host.remote), None)
             if run is not None:
                 queue.remove(run)
                 self._busy.add(run.id)
@@ -661,9 +679,7 @@ class Scheduler:
         return run
 
     def _work(self, host: ProcessHost | None) -> None:
-        """A worker: trains the runs of ``host`` (its process), or any run in this process."""
-        if host is None:
-            torch.set_num_threads(1)
+        """A worker: trains the runs of ``host`` (its process) and any run in this process."""
         _lower_priority(WORKER_NICE)
         while not self._stop.is_set():
             with self._cond:

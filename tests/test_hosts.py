@@ -158,3 +158,41 @@ def test_a_scheduler_with_worker_processes_trains_pauses_and_shuts_them_down():
     assert all(h.pid is None for h in hosts) and all(pid is not None for pid in pids)
     assert not sched.runs
 
+
+
+def test_your_own_points_train_in_a_worker_process_as_here(worker):
+    """A custom target travels as its points: the worker process loads the same target (same
+    name, same density) and trains exactly what this process would."""
+    rng = np.random.default_rng(3)
+    points = tuple((float(x), float(y)) for x, y in rng.normal(size=(40, 2)))
+    cfg = RunConfig(target="custom", data=points, steps=20, **{k: v for k, v in SMALL.items()
+                                                                  if k != "target"})
+    here, there = Run(cfg, Limits()), Run(cfg, Limits(), host=worker)
+    for run in (here, there):
+        run.train_slice(float("inf"), max_steps=6)
+    assert there.state == PAUSED and there.step == 6 and there.latest().dim == 2
+    np.testing.assert_array_equal(here.latest().p_r, there.latest().p_r)
+    np.testing.assert_array_equal(here.latest().fake, there.latest().fake)
+    for run in (here, there):
+        run.close()
+
+
+def test_a_run_no_worker_process_can_take_trains_in_the_server_instead():
+    """If the worker process cannot build a run (here: its process fails at once), the run is
+    built and trained in this process; the scheduler's workers still train it."""
+    sched = Scheduler(Limits(workers=1), processes=True)
+    try:
+        broken = sched._hosts[0]
+        broken.shutdown()
+
+        def cannot_start():
+            raise HostLost("the worker process cannot start")
+
+        broken._start = cannot_start
+        run = sched.create(RunConfig(steps=30, **SMALL))
+        assert not run.host.remote and run.trainer is not None
+        sched.start(run)
+        assert wait_until(lambda: run.state == FINISHED)
+        assert run.history()["step"][-1] == 30
+    finally:
+        sched.shutdown(processes=False)
