@@ -1,7 +1,8 @@
 """Classroom throughput: N students training at once through the process-wide Scheduler.
 
-In-process: the runs go through the same ``Scheduler`` the server uses (worker pool, time slices
-over every started run, the memory line), but there is no web server and nobody draws figures, so
+The runs go through the same ``Scheduler`` the server uses (worker pool — worker processes
+unless ``GANDEMO_PROCESSES=0`` — time slices over every started run, the memory line; CPU and
+RSS count the worker processes), but there is no web server and nobody draws figures, so
 these are upper bounds on training throughput; tests/test_load.py measures the real server with
 30 tabs.
 
@@ -35,13 +36,18 @@ from gandemo.config import RunConfig  # noqa: E402
 from gandemo.runner import RUNNING, Limits, Scheduler  # noqa: E402
 
 
+def _tree() -> list[psutil.Process]:
+    """This process and its worker processes (``GANDEMO_PROCESSES``)."""
+    me = psutil.Process()
+    return [me, *me.children(recursive=True)]
+
+
 def _rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
+    return sum(p.memory_info().rss for p in _tree()) / 2**20
 
 
 def _cpu_s() -> float:
-    t = psutil.Process().cpu_times()
-    return t.user + t.system
+    return sum(t.user + t.system for t in (p.cpu_times() for p in _tree()))
 
 
 def _threads() -> dict[str, int]:
@@ -129,14 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         limits.workers = args.workers
     cfg = RunConfig(target=args.target, steps=200_000)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# in-process Scheduler: workers={limits.workers} max_running={limits.max_running} "
+    print(f"# Scheduler: workers={limits.workers} (processes: {limits.processes}) "
+          f"max_running={limits.max_running} "
           f"memory={limits.memory_mb} MB slice={limits.slice_s}s target={args.target}; "
           f"{os.cpu_count()} CPUs, load average {load:.2f} at start")
     print(f"{'sessions':>8} {'moved worst/med s':>17} {'total it/s':>10} {'CPUs used':>9} "
           f"{'it/CPU-s':>8} {'per session':>11} {'slowest':>8} {'train/wait':>10} "
           f"{'threads before/during/after':>27} {'RSS MB before/during/after':>26}")
     results = []
-    sched = Scheduler(limits)
+    sched = Scheduler(limits, processes=limits.processes)
     sched.start(sched.create(cfg.with_(steps=20)))  # warm: the worker pool exists (baseline)
     time.sleep(1.0)
     sched.reap(now=time.monotonic() + limits.idle_s + 1)
