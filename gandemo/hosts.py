@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .snapshot import History
 
 # Frames may take at most this share of a run's time: a run whose snapshot is slow (minibatch
@@ -303,6 +303,8 @@ class ProcessHost:
             self._lock.release()
         if kind == "lost":
             raise HostLost(value)
+        if kind == "config":
+            raise ConfigError.join([ConfigError(n, m, combination=c) for n, m, c in value])
         if kind == "error":
             raise RuntimeError(value)
         return value
@@ -454,6 +456,8 @@ def serve(nice: int = 0) -> None:
                 release_memory()
         except HostLost as exc:
             reply = ("lost", str(exc))
+        except ConfigError as exc:  # a refused setting: the caller gets the same ConfigError
+            reply = ("config", [(e.name, e.message, e.combination) for e in exc.errors])
         except OSError:  # the server is gone (a frame could not be sent): so are its runs
             return
         except Exception as exc:  # sent back; the worker goes on

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from . import metrics as M
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .engine import STEP_VALUES, Stack
 from .nets import sample_noise
 from .snapshot import History, Snapshot
@@ -120,8 +120,8 @@ class Trainer:
         the SCALAR_COLUMNS. A non-finite loss or gradient stops the run (``diverged_at`` = the
         current step). Returns {player, step, loss, penalty, grad_norm}, None when done."""
         if player not in PLAYERS:
-            raise ValueError(f"player must be one of {PLAYERS} (one D or one G update); "
-                             f"got {player!r}")
+            raise ConfigError("player", f"one of {PLAYERS} (one D or one G update); "
+                                        f"got {player!r}")
         if self.done:
             return None
         t0 = time.perf_counter()

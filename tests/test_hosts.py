@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from gandemo.config import RunConfig
+from gandemo.config import ConfigError, RunConfig
 from gandemo.hosts import Cell, HostLost, ProcessHost, Spec
 from gandemo.runner import (
     ERROR,
@@ -128,7 +128,11 @@ def test_a_worker_process_reports_a_bad_call_and_goes_on(worker):
     with pytest.raises(HostLost):
         worker.lone("no-such-run", "d")
     run = Run(RunConfig(steps=10, **SMALL), Limits(), host=worker)
-    assert run.lone_move("x") is None and run.state == ERROR  # a refused player: an error
+    with pytest.raises(ConfigError, match="player"):  # refused as in this process
+        run.lone_move("x")
+    with pytest.raises(ConfigError, match="player"):
+        Run(RunConfig(steps=10, **SMALL), Limits()).lone_move("x")
+    assert run.state == PAUSED
     other = Run(RunConfig(steps=10, **SMALL), Limits(), host=worker)
     other.train_slice(float("inf"), max_steps=2)
     assert other.step == 2
