@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -417,17 +418,18 @@ def serve(nice: int = 0) -> None:
     ("lost", why) or ("error", why) on stdout, until stdin ends; a slice streams its frames
     as ("frame", Frame) before its answer and ends early when a message arrives (a "nudge",
     which needs no answer, or the next call). Prints go to stderr."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server; its end stops us
+    if nice > 0:  # before the imports, which would compete with the server's first page
+        try:
+            os.nice(nice)
+        except OSError:  # not permitted: train at the normal priority
+            pass
     import torch
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout (C or Python) goes to stderr
     sys.stdout = sys.stderr
     torch.set_num_threads(1)
-    if nice > 0:
-        try:
-            os.nice(nice)
-        except OSError:  # not permitted: train at the normal priority
-            pass
     host = LocalHost()
     warm = ["gaussian", "ring8"]  # a 1D and a 2D target, while no call waits
 

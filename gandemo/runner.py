@@ -335,6 +335,7 @@ class Scheduler:
         self._ready: deque[Run] = deque()  # running runs waiting for a worker turn
         self._line: deque[Run] = deque()  # queued runs waiting for memory or a running slot
         self._busy: set[str] = set()
+        self._placing: dict[int, int] = {}  # runs being built, per worker process (by id)
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -380,15 +381,18 @@ class Scheduler:
         release_memory()
 
     def _host(self) -> LocalHost | ProcessHost:
-        """Where a new run trains: the worker process with the fewest runs, or this process."""
+        """Where a new run trains: the worker process with the fewest runs, those being built
+        included (reserved here; ``_built`` gives the reservation back), or this process."""
         if not self._hosts:
             return LocalHost()
         with self._cond:
-            load = {id(h): 0 for h in self._hosts}
+            load = {id(h): self._placing.get(id(h), 0) for h in self._hosts}
             for run in self.runs.values():
                 if id(run.host) in load:
                     load[id(run.host)] += 1
-        return min(self._hosts, key=lambda h: load[id(h)])
+            host = min(self._hosts, key=lambda h: load[id(h)])
+            self._placing[id(host)] = self._placing.get(id(host), 0) + 1
+        return host
 
     # --- control (UI thread) ------------------------------------------------------------------
     def create(self, cfg: RunConfig, run_id: str | None = None) -> Run:
@@ -399,8 +403,7 @@ class Scheduler:
         second run under an existing id would silently replace someone else's run."""
         cost = self.limits.check(cfg)
         self._check_id(run_id)
-        return self._register(self._built(lambda host: Run(cfg, self.limits, run_id, cost=cost,
-                                                           host=host)))
+        return self._built(lambda host: Run(cfg, self.limits, run_id, cost=cost, host=host))
 
     def create_comparison(self, configs: list[RunConfig], run_id: str | None = None,
                           labels: list[str] | None = None) -> Run:
@@ -410,22 +413,30 @@ class Scheduler:
             raise ConfigError("variants", f"choose 1 to {MAX_VARIANTS}; got {len(configs)}")
         cost = self.limits.check_all(list(configs))
         self._check_id(run_id)
-        return self._register(self._built(lambda host: ComparisonRun(
-            configs, self.limits, run_id, cost=cost, labels=labels, host=host)))
+        return self._built(lambda host: ComparisonRun(
+            configs, self.limits, run_id, cost=cost, labels=labels, host=host))
 
     def _built(self, make) -> Run:
-        """``make(host)`` on the next worker's host; if a worker process cannot take the run
-        (it failed to start, or died while building it), the run trains in this process instead
-        (logged): a student's run never fails because of where it would have trained."""
+        """``make(host)`` on the worker process with the fewest runs (counting those being
+        built: Starts in the same second spread over the processes), registered. If the worker
+        process cannot take the run (it failed to start, or died while building it), the run
+        trains in this process instead (logged): a run never fails for where it would train."""
         host = self._host()
         try:
-            return make(host)
-        except (HostLost, RuntimeError, TypeError, pickle.PicklingError) as exc:
-            if not host.remote:
-                raise
-            logging.getLogger(__name__).warning(
-                "a worker process could not take a run (%s); it trains in the server process", exc)
-            return make(LocalHost())
+            try:
+                run = make(host)
+            except (HostLost, RuntimeError, TypeError, pickle.PicklingError) as exc:
+                if not host.remote:
+                    raise
+                logging.getLogger(__name__).warning(
+                    "a worker process could not take a run (%s); it trains in the server "
+                    "process", exc)
+                run = make(LocalHost())
+            return self._register(run)
+        finally:
+            if host.remote:
+                with self._cond:
+                    self._placing[id(host)] -= 1
 
     def _check_id(self, run_id: str | None) -> None:
         if run_id is not None and not RUN_ID_RE.fullmatch(run_id):

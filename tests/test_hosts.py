@@ -7,6 +7,7 @@ Each test owns its hosts and schedulers and stops them. Waits are bounded polls 
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -200,3 +201,30 @@ def test_a_run_no_worker_process_can_take_trains_in_the_server_instead():
         assert run.history()["step"][-1] == 30
     finally:
         sched.shutdown(processes=False)
+
+
+def test_runs_started_together_spread_over_the_worker_processes():
+    """A run being built counts for its worker process: two Starts in the same second (the
+    first still waiting for its process) go to different processes."""
+    sched = Scheduler(Limits(workers=2), processes=True)
+    try:
+        first = sched._hosts[0]
+        slow_open = first.open
+
+        def held_up(run_id, spec):
+            time.sleep(0.5)
+            return slow_open(run_id, spec)
+
+        first.open = held_up
+        runs = []
+        threads = [threading.Thread(target=lambda i=i: runs.append(
+            sched.create(RunConfig(steps=10, seed=i, **SMALL)))) for i in range(2)]
+        for t in threads:
+            t.start()
+            time.sleep(0.05)  # the second asks while the first is being built
+        for t in threads:
+            t.join(30)
+        assert len(runs) == 2 and runs[0].host is not runs[1].host
+        assert sched._placing == {id(h): 0 for h in sched._hosts}  # reservations given back
+    finally:
+        sched.shutdown()

@@ -28,6 +28,7 @@ from gandemo.runner import ACTIVE_STATES, PAUSED, ComparisonRun, Run, get_schedu
 
 from .common import tr
 from .config_form import NOTICE_KEY, error_text
+from .page_gate import slot_released
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,13 @@ def _drop_current(slot: Slot) -> None:
 
 
 def _create(want: Want) -> Run:
+    """A new paused run; its first frame is built where it will train (a worker process): other
+    pages draw meanwhile."""
     sched = get_scheduler()
-    if isinstance(want, Variants):
-        return sched.create_comparison(list(want.configs), labels=list(want.labels) or None)
-    return sched.create(want)
+    with slot_released():
+        if isinstance(want, Variants):
+            return sched.create_comparison(list(want.configs), labels=list(want.labels) or None)
+        return sched.create(want)
 
 
 def _new_run(slot: Slot, want: Want) -> Run | None:
