@@ -246,6 +246,40 @@ class LocalHost:
         self.cells.clear()
 
 
+class _FairLock:
+    """A lock taken first come, first served (``threading.Lock`` is not: a worker that ends a
+    slice and at once starts the next could keep a page's call waiting slice after slice)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._next = 0  # the next ticket to hand out
+        self._serving = 0  # the ticket that holds the lock
+
+    def acquire(self, on_wait=None) -> None:
+        """Take the lock in turn; ``on_wait()`` is called once if someone holds it now."""
+        with self._cond:
+            ticket, self._next = self._next, self._next + 1
+            if ticket == self._serving:
+                return
+        if on_wait is not None:
+            on_wait()
+        with self._cond:
+            while ticket != self._serving:
+                self._cond.wait()
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class ProcessHost:
     """Cells in one worker process, called over a pipe (one call at a time; the caller's thread
     waits for the answer without holding the GIL). The process starts when the host is made
@@ -256,7 +290,7 @@ class ProcessHost:
 
     def __init__(self, nice: int = 0):
         self.nice = nice
-        self._lock = threading.Lock()  # one call at a time
+        self._lock = _FairLock()  # one call at a time, in the order they came
         self._write_lock = threading.Lock()  # a nudge may be written during a call
         self._proc: subprocess.Popen | None = None
         self._start()
@@ -281,9 +315,7 @@ class ProcessHost:
 
     def _call(self, op: str, *args, on_frame=None):
         """Send a call and wait for its answer; frames streamed meanwhile go to ``on_frame``."""
-        if not self._lock.acquire(blocking=False):  # a slice is in flight: end it early
-            self.nudge()
-            self._lock.acquire()
+        self._lock.acquire(on_wait=self.nudge)  # a slice in flight ends early
         try:
             if self._proc is None or self._proc.poll() is not None:
                 if op != "open":  # its cells died with it

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gandemo.config import ConfigError, RunConfig
-from gandemo.hosts import Cell, HostLost, ProcessHost, Spec
+from gandemo.hosts import Cell, HostLost, ProcessHost, Spec, _FairLock
 from gandemo.runner import (
     ERROR,
     FINISHED,
@@ -228,3 +228,31 @@ def test_runs_started_together_spread_over_the_worker_processes():
         assert sched._placing == {id(h): 0 for h in sched._hosts}  # reservations given back
     finally:
         sched.shutdown()
+
+
+def test_a_call_to_a_busy_worker_process_waits_one_slice_not_forever():
+    """The host's lock is first come, first served: a worker thread that releases and takes it
+    again at once (slice after slice) lets a waiting page's call in after the current slice;
+    the waiter nudges the slice in flight once."""
+    lock, order, nudges = _FairLock(), [], []
+    done = threading.Event()
+
+    def busy_worker():
+        while not done.is_set():
+            with lock:
+                order.append("slice")
+                time.sleep(0.003)
+
+    worker_thread = threading.Thread(target=busy_worker)
+    worker_thread.start()
+    try:
+        assert wait_until(lambda: len(order) >= 5)
+        asked_at = len(order)
+        lock.acquire(on_wait=lambda: nudges.append(1))
+        order.append("call")
+        lock.release()
+    finally:
+        done.set()
+        worker_thread.join(10)
+    assert order.index("call") <= asked_at + 1  # at most the slice in flight went first
+    assert nudges == [1]
