@@ -105,6 +105,7 @@ def test_history_comes_as_new_rows_and_starts_over_when_thinned():
     assert hist["step"][-1] == 120 and np.all(np.diff(hist["step"]) > 0)
 
 
+@pytest.mark.slow  # starts worker processes (seconds each): in `make test`, not test-fast
 def test_a_dead_worker_process_ends_its_runs_with_their_history_kept(worker):
     run = Run(RunConfig(steps=5000, **SMALL), Limits(), host=worker)
     run.train_slice(float("inf"), max_steps=20)
@@ -139,6 +140,7 @@ def test_a_worker_process_reports_a_bad_call_and_goes_on(worker):
     assert other.step == 2
 
 
+@pytest.mark.slow  # starts worker processes (seconds each): in `make test`, not test-fast
 def test_a_scheduler_with_worker_processes_trains_pauses_and_shuts_them_down():
     sched = Scheduler(Limits(workers=2), processes=True)
     try:
@@ -182,6 +184,7 @@ def test_your_own_points_train_in_a_worker_process_as_here(worker):
         run.close()
 
 
+@pytest.mark.slow  # starts worker processes (seconds each): in `make test`, not test-fast
 def test_a_run_no_worker_process_can_take_trains_in_the_server_instead():
     """If the worker process cannot build a run (here: its process fails at once), the run is
     built and trained in this process; the scheduler's workers still train it."""
@@ -203,6 +206,7 @@ def test_a_run_no_worker_process_can_take_trains_in_the_server_instead():
         sched.shutdown(processes=False)
 
 
+@pytest.mark.slow  # starts worker processes (seconds each): in `make test`, not test-fast
 def test_runs_started_together_spread_over_the_worker_processes():
     """A run being built counts for its worker process: two Starts in the same second (the
     first still waiting for its process) go to different processes."""
