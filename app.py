@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from gandemo.i18n import DEFAULT_LANG, LANGUAGES
+from gandemo.runner import get_scheduler
 from ui import present
 from ui.common import LANG_KEY, tr
 from ui.page_gate import page_run_slot
@@ -34,6 +35,9 @@ def main() -> None:
     # An emoji favicon is drawn in the page (a data: URL); without page_icon the browser fetches
     # the page's material icon from fonts.gstatic.com (tests/test_no_outbound.py).
     st.set_page_config(page_title="gandemo", page_icon="🎲", layout="wide")
+    # The first page view starts the training workers before it draws: their imports (≈ 2 s)
+    # run while this page is built, so the first Start does not wait for them.
+    get_scheduler()
 
     # The language lives in session state (key "lang") for every page and in the URL as ?lang=zh.
     # It is bound by hand rather than with bind="query-params": a bound selectbox writes its

@@ -161,6 +161,17 @@ def _workers_cpu_s(proc: psutil.Process) -> float:
     return total
 
 
+def _tree_rss_mb(proc: psutil.Process) -> float:
+    """Resident MB of the server and its worker processes."""
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
 def _pin(server: psutil.Process) -> None:
     """As if the browser ran on another machine (``--pin``): Chromium and the web server share
     CPU 0, the server's worker processes (training) get the other CPUs. Renicing the browser
