@@ -8,7 +8,10 @@ Steps (each prints what it measured; any failure exits 1 with the container's lo
 3. inside: the user is 10001 (not root), HOME is writable by it (compose's tmpfs), /app is
    read-only, the pinned packages import (torch CPU-only, pot, imageio, imageio-ffmpeg);
 4. headless Chromium (Playwright on /usr/bin/chromium, as the browser tests): open the Train
-   page, press Start, see the step counter move, pause, download the PNG export;
+   page, press Start, see the step counter move; then, while it trains, exactly GANDEMO_WORKERS
+   (compose's environment) worker processes run ``gandemo.hosts import serve``, as uid 10001,
+   niceness >= 10, children of the streamlit server (read from /proc: the image has no ps);
+   pause, download the PNG export;
 5. ``docker stop`` (10 s grace): the app must exit by itself before Docker's SIGKILL.
 
 Where no Docker engine answers, it prints SKIPPED and why, and exits 0.
@@ -36,6 +39,8 @@ NAME = f"gandemo-image-test-{os.getpid()}"
 ARTIFACTS = ROOT / "test-artifacts"
 BUILD_ARGS = ("PYTHON_IMAGE", "TORCH_INDEX_URL")
 HEALTH_TIMEOUT_S = 240
+APP_UID = 10001  # USER in the Dockerfile, uid of compose's HOME tmpfs
+WORKER_NICE = 10  # gandemo.runner.WORKER_NICE
 STOP_GRACE_S = 10
 WAIT_MS = 120_000
 COMPOSE_KEYS = {"build", "image", "init", "restart", "ports", "environment", "deploy",
@@ -178,7 +183,10 @@ def run_flags(svc: dict) -> list[str]:
 
 
 def port_free(port: int) -> bool:
+    """No server listens on 127.0.0.1:``port`` (closed connections in TIME-WAIT, as a previous
+    run leaves for 60 s, do not count: the server binds with SO_REUSEADDR too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -254,8 +262,51 @@ def check_inside() -> dict:
     return {"uid": uid, "home_owner": home_owner, "packages": versions}
 
 
-def drive_browser(base: str) -> tuple[int, Path]:
-    """Start a run in headless Chromium, pause it, download the PNG; (step seen, PNG path)."""
+# Every process in the container as JSON (pid, ppid, uid, nice, RSS, command line), from /proc.
+PROCESSES = r"""
+import json, os
+procs = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode().strip()
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        with open(f"/proc/{pid}/stat") as f:  # field 19 is the niceness; comm may hold spaces
+            nice = int(f.read().rsplit(")", 1)[1].split()[16])
+    except OSError:  # it exited meanwhile
+        continue
+    procs.append({"pid": int(pid), "ppid": int(status["PPid"]), "nice": nice,
+                  "uids": sorted(set(map(int, status["Uid"].split()))),
+                  "rss_MiB": round(int(status.get("VmRSS", "0 kB").split()[0]) / 1024),
+                  "cmd": cmd})
+print(json.dumps(procs))
+"""
+
+
+def check_workers(env: dict) -> tuple[int | None, list[dict]]:
+    """The training worker processes: as many as GANDEMO_WORKERS (none where GANDEMO_PROCESSES
+    is off), each uid APP_UID, niceness >= WORKER_NICE, a child of the streamlit server.
+    (server pid, the workers)."""
+    if "GANDEMO_WORKERS" not in env:
+        raise Failed("compose.yaml's environment sets no GANDEMO_WORKERS")
+    off = str(env.get("GANDEMO_PROCESSES", "1")).strip().lower() in ("0", "false", "no", "off")
+    expected = 0 if off else int(env["GANDEMO_WORKERS"])
+    procs = {p["pid"]: p for p in json.loads(docker("exec", NAME, "python", "-c", PROCESSES))}
+    workers = [p for p in procs.values() if "gandemo.hosts import serve" in p["cmd"]]
+    parents = sorted({p["ppid"] for p in workers})
+    wrong = [p for p in workers if p["uids"] != [APP_UID] or p["nice"] < WORKER_NICE
+             or "streamlit run" not in procs.get(p["ppid"], {"cmd": ""})["cmd"]]
+    if len(workers) != expected or wrong or len(parents) > 1:
+        raise Failed(f"expected {expected} worker processes (GANDEMO_WORKERS), uid {APP_UID}, "
+                     f"nice >= {WORKER_NICE}, children of the one streamlit server; found "
+                     f"{workers}, parents {[procs.get(pid) for pid in parents]}")
+    return parents[0] if parents else None, workers
+
+
+def drive_browser(base: str, while_training) -> tuple[int, Path]:
+    """Start a run in headless Chromium, call ``while_training()`` once the step counter moves,
+    pause, download the PNG; (step seen, PNG path)."""
     from conftest import CHROMIUM, CHROMIUM_ARGS, click_until_visible, wait_for_app
     from playwright.sync_api import sync_playwright
 
@@ -276,6 +327,7 @@ def drive_browser(base: str) -> tuple[int, Path]:
                 step = int(status.search(line.first.inner_text()).group(1))
             if step == 0:
                 raise Failed("Start pressed, but the step counter never moved")
+            while_training()
             click_until_visible(page.locator(".st-key-pause").get_by_role("button").first,
                                 page.get_by_text(re.compile(r"Paused")).first, then_ms=WAIT_MS)
             png_button = page.locator(".st-key-dl_png").get_by_role("button").first
@@ -346,7 +398,15 @@ def main() -> int:
         results.update(check_inside())
         print(f"[inside] uid {results['uid']}, HOME owner {results['home_owner']}, /app "
               f"read-only; {results['packages']}", flush=True)
-        step, png = drive_browser(base)
+        def workers_step() -> None:
+            server, workers = check_workers(svc.get("environment") or {})
+            results["workers"] = [{k: w[k] for k in ("pid", "nice", "rss_MiB")} for w in workers]
+            print(f"[workers] {len(workers)} training processes (GANDEMO_WORKERS), children of "
+                  f"the streamlit server (pid {server}), uid {APP_UID}: " + "; ".join(
+                      f"pid {w['pid']} nice {w['nice']} RSS {w['rss_MiB']} MiB" for w in workers),
+                  flush=True)
+
+        step, png = drive_browser(base, workers_step)
         results["browser_step_seen"] = step
         results["png_bytes"] = png.stat().st_size
         print(f"[browser] Start -> step {step}; PNG export {png.stat().st_size} bytes "
