@@ -36,6 +36,9 @@ MB_FEATURES = 8 * 4  # minibatch discrimination: kernels × kernel dims (nets)
 DISPLAY_SAMPLES = 300  # samples drawn (and pushed) in a frame (trainer.DISPLAY_SAMPLES)
 GRID_POINTS = {1: 400, 2: 64 * 64}  # points where D and the densities are drawn (trainer)
 HISTORY_COLUMNS = 20  # scalar columns in a history row (snapshot.SCALAR_COLUMNS, rounded up)
+# Resident memory of one worker process before its runs (torch, scipy, the estimators; measured
+# 250-330 MiB here and in the container): kept out of the default memory budget for runs.
+WORKER_RESIDENT_MB = 330
 
 # Seconds per unit of each feature (see ``features``); fitted by bench/cost_model.py --fit.
 STEP_COEF = {"pass": 1.3e-3, "mac": 1.1e-10, "mbd": 3.8e-9, "mbd_big": 1.6e-8,
@@ -157,9 +160,10 @@ def predict(cfg: RunConfig, max_frames: int = 120, max_rows: int = 4000) -> Cost
     return Cost(step_s, snap_s, resident, working, terms)
 
 
-def memory_budget_mb() -> int:
+def memory_budget_mb(reserve_mb: int = 0) -> int:
     """Memory the scheduler may give runs: ``GANDEMO_MEMORY_MB``, else 3/4 of what is available
-    now (the smaller of free RAM and the container's cgroup limit minus its usage)."""
+    now (the smaller of free RAM and the container's cgroup limit minus its usage) less
+    ``reserve_mb`` (the worker processes, not started yet)."""
     if os.environ.get("GANDEMO_MEMORY_MB"):
         return _env_int("GANDEMO_MEMORY_MB", 2048)
     import psutil
@@ -174,7 +178,7 @@ def memory_budget_mb() -> int:
             avail = min(avail, int(limit) - used)
     except (OSError, ValueError):
         pass
-    return max(64, int(0.75 * avail / 2**20))
+    return max(64, int(0.75 * avail / 2**20) - reserve_mb)
 
 
 # The reference step (1 unit of step_work): RunConfig's defaults, 2×64 MLPs, batch 256, k = 1.
@@ -213,7 +217,7 @@ class Limits:
     # train in worker processes (one per worker; 0 = in the server's own process): see hosts.py
     processes: bool = field(default_factory=lambda: _env_flag("GANDEMO_PROCESSES", True))
     max_running: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_RUNNING", 64))
-    memory_mb: int = field(default_factory=memory_budget_mb)
+    memory_mb: int = 0  # 0: memory_budget_mb(), less the worker processes' own memory
     max_steps: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_STEPS", 50_000))
     max_run_s: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_RUN_SECONDS", 900))
     max_width: int = field(default_factory=lambda: _env_int("GANDEMO_MAX_WIDTH", 256))
@@ -232,6 +236,11 @@ class Limits:
         default_factory=lambda: _env_int("GANDEMO_MAX_STEP_WORK", 250))
     max_snapshot_ms: float = field(
         default_factory=lambda: _env_int("GANDEMO_MAX_SNAPSHOT_MS", 100))
+
+    def __post_init__(self):
+        if self.memory_mb <= 0:
+            self.memory_mb = memory_budget_mb(
+                self.workers * WORKER_RESIDENT_MB if self.processes else 0)
 
     def cost(self, cfg: RunConfig) -> Cost:
         return predict(cfg, self.max_frames, self.max_rows)
@@ -288,4 +297,4 @@ def _memory_culprit(cfg: RunConfig) -> str:
 
 
 __all__ = ["Cost", "Limits", "predict", "features", "param_counts", "step_work",
-           "memory_budget_mb", "GRID_POINTS", "DISPLAY_SAMPLES"]
+           "memory_budget_mb", "GRID_POINTS", "DISPLAY_SAMPLES", "WORKER_RESIDENT_MB"]

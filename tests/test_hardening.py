@@ -170,3 +170,15 @@ def test_status_page_shows_runs_but_not_their_ids():
         assert not at.exception and at.title[0].value == "服务器状态"
     finally:
         sched.remove(run)
+
+
+def test_the_default_memory_budget_leaves_room_for_the_worker_processes(monkeypatch):
+    """Without GANDEMO_MEMORY_MB the runs' budget is what is free less the worker processes'
+    own memory (they start after the budget is read); an explicit budget is kept as given."""
+    import gandemo.limits as limits_module
+
+    monkeypatch.setattr(limits_module, "memory_budget_mb", lambda reserve_mb=0: 5000 - reserve_mb)
+    reserve = 2 * limits_module.WORKER_RESIDENT_MB
+    assert Limits(workers=2, processes=True).memory_mb == 5000 - reserve
+    assert Limits(workers=2, processes=False).memory_mb == 5000
+    assert Limits(workers=2, processes=True, memory_mb=123).memory_mb == 123
