@@ -235,28 +235,27 @@ def test_runs_started_together_spread_over_the_worker_processes():
 
 
 def test_a_call_to_a_busy_worker_process_waits_one_slice_not_forever():
-    """The host's lock is first come, first served: a worker thread that releases and takes it
-    again at once (slice after slice) lets a waiting page's call in after the current slice;
-    the waiter nudges the slice in flight once."""
-    lock, order, nudges = _FairLock(), [], []
-    done = threading.Event()
+    """The host's lock is first come, first served: a worker thread that releases it and takes
+    it again at once (slice after slice) lets a page's call that was waiting go next; the
+    waiting call nudges the slice in flight once."""
+    lock, order = _FairLock(), []
+    held, waiting = threading.Event(), threading.Event()
 
     def busy_worker():
-        while not done.is_set():
+        for i in range(5):
             with lock:
                 order.append("slice")
-                time.sleep(0.003)
+                if i == 0:
+                    held.set()
+                    assert waiting.wait(10)  # the page's call is in line behind this slice
+        order.append("worker done")
 
     worker_thread = threading.Thread(target=busy_worker)
     worker_thread.start()
-    try:
-        assert wait_until(lambda: len(order) >= 5)
-        asked_at = len(order)
-        lock.acquire(on_wait=lambda: nudges.append(1))
-        order.append("call")
-        lock.release()
-    finally:
-        done.set()
-        worker_thread.join(10)
-    assert order.index("call") <= asked_at + 1  # at most the slice in flight went first
-    assert nudges == [1]
+    assert held.wait(10)
+    lock.acquire(on_wait=waiting.set)  # on_wait: called once, as a nudge would be
+    order.append("call")
+    lock.release()
+    worker_thread.join(10)
+    assert order[:2] == ["slice", "call"]  # next after the slice in flight, not after five
+    assert order.count("slice") == 5 and waiting.is_set()
