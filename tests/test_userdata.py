@@ -308,3 +308,12 @@ def test_the_train_page_takes_an_upload_and_names_a_bad_file(app):
     assert not app.error and any("120 points" in s.value for s in app.success)
     link = app.query_params["data"]
     assert (link if isinstance(link, str) else link[-1]) == to_link(POINTS_2D)
+    # the points travel to the worker process that trains the run (the server's default)
+    from gandemo.runner import get_scheduler
+
+    app.session_state["_control_clicks"] = {}  # AppTest clicks faster than the debounce allows
+    app.button(key="step").click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    run = get_scheduler().get(app.session_state["run_id"])
+    assert run.cfg.target.startswith("custom-") and run.host.remote
+    assert run.step == 1 and run.state == "paused" and run.latest().dim == 2
