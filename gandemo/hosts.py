@@ -37,6 +37,7 @@ from .snapshot import History
 # discrimination on a 2D grid, many variants) publishes less often than fps, so drawing never
 # starves its training.
 SNAPSHOT_SHARE = 0.25
+IDLE_BEFORE_WARM_UP_S = 0.5  # a worker process warms up after this long without a call
 
 
 class Job(Protocol):
@@ -288,12 +289,25 @@ class ProcessHost:
 
     remote = True  # each call is a round trip to another process
 
-    def __init__(self, nice: int = 0):
+    def __init__(self, nice: int = 0, start: bool = True):
+        """``start``: start the process now (it imports for ≈ 2 s meanwhile), else at ``start()``
+        or the first ``open``."""
         self.nice = nice
         self._lock = _FairLock()  # one call at a time, in the order they came
         self._write_lock = threading.Lock()  # a nudge may be written during a call
         self._proc: subprocess.Popen | None = None
-        self._start()
+        if start:
+            self._start()
+
+    def start(self) -> None:
+        """Start the worker process unless it runs (it has never run, or was shut down); a
+        process that cannot start now is tried again at the next ``open`` (which says why)."""
+        with self._lock:
+            if self._proc is None:
+                try:
+                    self._start()
+                except (OSError, subprocess.SubprocessError, HostLost):
+                    self._proc = None
 
     def _start(self) -> None:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -431,9 +445,9 @@ def _recv(fd: int):
     return pickle.loads(exact(struct.unpack("<Q", exact(8))[0]))
 
 
-def _readable(fd: int) -> bool:
-    """Whether a message is waiting on ``fd`` (without reading it)."""
-    return bool(select.select([fd], [], [], 0)[0])
+def _readable(fd: int, wait_s: float = 0.0) -> bool:
+    """Whether a message is waiting on ``fd`` (without reading it), waiting up to ``wait_s``."""
+    return bool(select.select([fd], [], [], wait_s)[0])
 
 
 def _warm_up(target: str) -> None:
@@ -470,7 +484,9 @@ def serve(nice: int = 0) -> None:
         out.flush()
 
     while True:
-        while warm and not _readable(0):
+        # warm up only once no call has come for a moment: a Start right after its run was
+        # built must not wait for a warm-up piece (measured: its first step 0.38 s late)
+        while warm and not _readable(0, IDLE_BEFORE_WARM_UP_S):
             _warm_up(warm.pop(0))
         try:
             op, args = _recv(0)

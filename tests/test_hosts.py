@@ -146,6 +146,8 @@ def test_a_scheduler_with_worker_processes_trains_pauses_and_shuts_them_down():
     try:
         hosts = list(sched._hosts)
         assert len(hosts) == 2 and all(isinstance(h, ProcessHost) for h in hosts)
+        # the first process starts with the scheduler, the other with the first run
+        assert hosts[0].pid is not None and hosts[1].pid is None
         runs = [sched.create(RunConfig(steps=60, seed=i, **SMALL)) for i in range(4)]
         assert {r.host for r in runs} == set(hosts)  # spread over both processes
         slow = sched.create(RunConfig(steps=50_000, **SMALL))
