@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 try:  # the dev tools (pytest, websockets): `make bench` may lack them
     import psutil
-    from conftest import free_port, run_server
+    from conftest import free_port, run_server, tree_rss_mb
     from live_rate import _server_process
-    from test_load import Monitor, _rss_mb, _run_in_own_loop, _student
+    from test_load import Monitor, _run_in_own_loop, _student
 except ImportError as exc:
     print(f"# class_waves skipped: {exc} (install requirements-dev.txt)")
     raise SystemExit(0) from None
@@ -58,7 +58,7 @@ async def _wave(base: str, server: psutil.Process, first_seed: int, sessions: in
     rss, closed = {}, time.monotonic()
     for after in (20, 60):
         await asyncio.sleep(max(0.0, closed + after - time.monotonic()))
-        rss[after] = (_rss_mb(server), server.num_threads())
+        rss[after] = (tree_rss_mb(server), server.num_threads())
     monitor.stop()
     lat = sorted(monitor.latencies) or [float("nan")]
     return {"finished": sum(done), "finished_s": finished_s, "moved": moved,
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 await w.close()
             await asyncio.sleep(GRACE_S + 5)
             print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; warm "
-                  f"baseline RSS {_rss_mb(server):.0f} MB, "
+                  f"baseline RSS {tree_rss_mb(server):.0f} MB, "
                   f"{server.num_threads()} threads")
             print(f"{'wave':>4} {'finished':>8} {'first step worst/med s':>22} {'all done s':>10} "
                   f"{'health worst/med ms':>19} {'RSS +20 s / +60 s MB':>20} {'threads':>7}")

@@ -43,8 +43,16 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 try:  # the dev tools (pytest for the shared server helpers, Playwright): `make bench` may lack them
-    from conftest import CHROMIUM, CHROMIUM_ARGS, free_port, run_server, wait_for_app
-    from live_rate import PAGES, _cpu_s, _pct, _server_process, _tree_rss_mb, _workers_cpu_s
+    from conftest import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        free_port,
+        run_server,
+        tree_cpu_s,
+        tree_rss_mb,
+        wait_for_app,
+    )
+    from live_rate import PAGES, _pct, _server_process
     from playwright.sync_api import sync_playwright
 except ImportError as exc:
     print(f"# classroom_browsers skipped: {exc} (install requirements-dev.txt)")
@@ -99,7 +107,7 @@ class Probe(threading.Thread):
             except OSError as exc:
                 self.failures.append(repr(exc))
             try:
-                self.rss_mb.append(_tree_rss_mb(self.server))
+                self.rss_mb.append(tree_rss_mb(self.server))
                 self.threads.append(self.server.num_threads())
             except psutil.Error:
                 return
@@ -137,7 +145,7 @@ def _rate(samples: list, t0: float, t1: float) -> float:
 def measure(browser, base: str, server: psutil.Process, n: int, seconds: float,
             steps: int) -> dict:
     load0 = os.getloadavg()[0]
-    threads_before, rss_before = server.num_threads(), _tree_rss_mb(server)
+    threads_before, rss_before = server.num_threads(), tree_rss_mb(server)
     probe = Probe(base, server)
     probe.start()
     tabs = [_open_tab(browser, base, i, steps) for i in range(n)]
@@ -169,11 +177,11 @@ def measure(browser, base: str, server: psutil.Process, n: int, seconds: float,
     moved = [(s["moved"] - s["clicked"]) / 1000 if s["moved"] is not None else None
              for s in states]
     # The window: every tab's steps/s over the same `seconds` (each tab on its own clock).
-    cpu0, t0 = _cpu_s(server) + _workers_cpu_s(server), time.monotonic()
+    cpu0, t0 = tree_cpu_s(server), time.monotonic()
     w0 = [page.evaluate("performance.now()") for _, page in tabs]
     time.sleep(seconds)
     w1 = [page.evaluate("performance.now()") for _, page in tabs]
-    cpu = (_cpu_s(server) + _workers_cpu_s(server) - cpu0) / (time.monotonic() - t0)
+    cpu = (tree_cpu_s(server) - cpu0) / (time.monotonic() - t0)
     states = [_watch(page) for _, page in tabs]
     rates = sorted(_rate(s["samples"], a, b) for s, a, b in zip(states, w0, w1))
     for context, _ in tabs:
@@ -205,7 +213,7 @@ def measure(browser, base: str, server: psutil.Process, n: int, seconds: float,
         "server_cpus": round(cpu, 2),
         "rss_mb_before": round(rss_before),
         "rss_mb_peak": round(max(probe.rss_mb, default=rss_before)),
-        "rss_mb_after": round(_tree_rss_mb(server)),
+        "rss_mb_after": round(tree_rss_mb(server)),
         "threads_before": threads_before,
         "threads_peak": max(probe.threads, default=threads_before),
         "threads_after": server.num_threads(),

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-from conftest import CHROMIUM, CHROMIUM_ARGS, run_server, wait_for_app  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, run_server, tree_cpu_s, wait_for_app  # noqa: E402
 
 PIN = False  # --pin
 STATUS = re.compile(r"step (\d+) / (\d+)")
@@ -150,28 +150,6 @@ def _cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
-def _workers_cpu_s(proc: psutil.Process) -> float:
-    """CPU seconds of the server's worker processes (``GANDEMO_PROCESSES``; 0 without)."""
-    total = 0.0
-    for child in proc.children(recursive=True):
-        try:
-            total += _cpu_s(child)
-        except psutil.Error:
-            continue
-    return total
-
-
-def _tree_rss_mb(proc: psutil.Process) -> float:
-    """Resident MB of the server and its worker processes."""
-    total = proc.memory_info().rss
-    for child in proc.children(recursive=True):
-        try:
-            total += child.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / 2**20
-
-
 def _pin(server: psutil.Process) -> None:
     """As if the browser ran on another machine (``--pin``): Chromium and the web server share
     CPU 0, the server's worker processes (training) get the other CPUs. Renicing the browser
@@ -236,7 +214,7 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
     if PIN:  # now that the page's renderer and the server's worker processes exist
         _pin(server)
     step0, cpu0, t0 = _step(page, spec["status"]), _cpu_s(server), time.monotonic()
-    work0 = _workers_cpu_s(server)
+    work0 = tree_cpu_s(server) - cpu0
     w0 = page.evaluate("performance.now()")
     shot_times = {seconds * 0.3, seconds * 0.6}
     elapsed = 0.0
@@ -252,7 +230,7 @@ def measure(browser, base: str, server: psutil.Process, kind: str, target: str, 
                     path=str(shots / f"live_{kind}_{target}_{len(shot_times)}.png"))
     w1 = page.evaluate("performance.now()")
     cpu1, t1, step1 = _cpu_s(server), time.monotonic(), _step(page, spec["status"])
-    work1 = _workers_cpu_s(server)
+    work1 = tree_cpu_s(server) - cpu1
     live = page.evaluate("""(() => {
         const W = window.__live, out = {};
         for (const [k, P] of Object.entries(W.panels))

@@ -301,7 +301,10 @@ class ProcessHost:
 
     def start(self) -> None:
         """Start the worker process unless it runs (it has never run, or was shut down); a
-        process that cannot start now is tried again at the next ``open`` (which says why)."""
+        process that cannot start now is tried again at the next ``open`` (which says why).
+        Called at every run's creation: a running one returns at once, not after a slice."""
+        if self._proc is not None:
+            return
         with self._lock:
             if self._proc is None:
                 try:

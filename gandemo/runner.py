@@ -47,8 +47,7 @@ import torch
 
 from .compare import variant_labels
 from .config import ConfigError, RunConfig
-from .hosts import (  # noqa: F401 (re-exported)
-    SNAPSHOT_SHARE,
+from .hosts import (
     Frame,
     HostLost,
     Job,

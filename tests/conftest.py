@@ -165,6 +165,29 @@ def wait_until(predicate, timeout: float = 120.0) -> bool:
     return predicate()
 
 
+def tree_cpu_s(proc) -> float:
+    """CPU seconds of ``proc`` (a psutil.Process: the server) and its worker processes."""
+    import psutil
+
+    total = 0.0
+    for p in (proc, *proc.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):  # a child may end meanwhile
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def tree_rss_mb(proc) -> float:
+    """Resident MB of ``proc`` (a psutil.Process: the server) and its worker processes."""
+    import psutil
+
+    total = 0
+    for p in (proc, *proc.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total / 2**20
+
+
 def stop_all_runs() -> None:
     """Teardown of the AppTest sessions: stop every run and check no worker thread is left
     (the worker processes stay, warm, for the next test: they start in seconds, not ms)."""

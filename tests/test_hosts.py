@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import wait_until
 
 from gandemo.config import ConfigError, RunConfig
 from gandemo.hosts import Cell, HostLost, ProcessHost, Spec, _FairLock
@@ -29,15 +30,6 @@ from gandemo.runner import (
 from gandemo.trainer import MOVE_COLUMNS
 
 SMALL = dict(target="gaussian", batch=32, g_width=16, d_width=16, log_every=5, eval_samples=200)
-
-
-def wait_until(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture(scope="module")

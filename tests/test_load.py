@@ -41,7 +41,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import stop_process
+from conftest import stop_process, tree_cpu_s, tree_rss_mb
 
 websockets = pytest.importorskip("websockets")
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
@@ -365,20 +365,6 @@ def _run_in_own_loop(coro):
     return out["value"]
 
 
-def _cpu_s(proc: psutil.Process) -> float:
-    """CPU seconds of the server and its worker processes (training)."""
-    total = 0.0
-    for p in (proc, *proc.children(recursive=True)):
-        t = p.cpu_times()
-        total += t.user + t.system
-    return total
-
-
-def _rss_mb(proc: psutil.Process) -> float:
-    """Resident MB of the server and its worker processes (training)."""
-    return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
-
-
 def _run_id(s: LightSession) -> str | None:
     m = re.search(r"(?:^|&)run=([^&]+)", s.query)
     return m.group(1) if m else None
@@ -410,11 +396,11 @@ def test_thirty_students_share_one_server(server):
         assert all(ok), f"warm-up runs made no progress: {[(w.step, w.total) for w in warm]}"
         await asyncio.sleep(GRACE_S + 2)
         r = {"before": await _status(base), "threads_before": proc.num_threads(),
-             "rss_before": _rss_mb(proc)}
+             "rss_before": tree_rss_mb(proc)}
 
         monitor = Monitor(base, pid, LOAD_TIMEOUT_S + CLEANUP_TIMEOUT_S + 120)
         students: list[LightSession] = []
-        cpu0 = _cpu_s(proc)
+        cpu0 = tree_cpu_s(proc)
         try:
             t0 = r["t0"] = time.monotonic()
             r["load_average"] = [round(os.getloadavg()[0], 2)]  # the machine's other work too
@@ -429,7 +415,7 @@ def test_thirty_students_share_one_server(server):
                     break
             r["load_s"] = time.monotonic() - t0
             r["load_average"].append(round(os.getloadavg()[0], 2))
-            r["server_cpu_s"] = _cpu_s(proc) - cpu0
+            r["server_cpu_s"] = tree_cpu_s(proc) - cpu0
             r["sessions"] = [(s.name, s.step, s.total, _run_id(s), list(s.exceptions))
                              for s in students]
             r["moved_after_s"] = [round(s.moved_at - s.clicked_at, 2) if s.moved_at else None
@@ -443,11 +429,11 @@ def test_thirty_students_share_one_server(server):
                 await asyncio.sleep(1.0)
                 r["after"] = await _status(base)
                 if (r["after"]["stats"]["runs"] == 0 and proc.num_threads() <= r["threads_before"]
-                        and _rss_mb(proc) <= r["rss_before"] + RSS_RETURN_MB):
+                        and tree_rss_mb(proc) <= r["rss_before"] + RSS_RETURN_MB):
                     break
             r["cleanup_s"] = time.monotonic() - t_close
             r["threads_after"] = proc.num_threads()
-            r["rss_after"] = _rss_mb(proc)
+            r["rss_after"] = tree_rss_mb(proc)
             monitor.stop()
         r["monitor"] = monitor
         return r
