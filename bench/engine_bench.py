@@ -1,7 +1,7 @@
 """The one engine's speed: its hand-written parts against the library, and every preset side by
 side against its variants trained one at a time.
 
-    .venv/bin/python bench/engine_bench.py                  # all three parts
+    .venv/bin/python bench/engine_bench.py                  # every part
     .venv/bin/python bench/engine_bench.py --part presets --steps 40
 
 Parts (one torch thread; CPU seconds of this thread, which other processes do not inflate):
@@ -12,6 +12,10 @@ Parts (one torch thread; CPU seconds of this thread, which other processes do no
 * ``forward``: forward + backward of K = 8 discriminators on batches of 256: the engine's batched
   MLP (one ``baddbmm`` per layer) vs ``torch.func.vmap`` over ``functional_call`` of stacked
   module states (``stack_module_state``), PyTorch's own tool for ensembles.
+* ``layers``: forward + backward of one stacked layer (K = 8, B = 256) with few inputs or
+  outputs: autograd's backward of ``baddbmm`` vs ``nets._NarrowLinear`` (why it exists).
+* ``heap``: an 8-variant ``Stack.step`` in a fresh process with glibc's default heap and with
+  ``tuning.train_here``'s: CPU ms per step and minor page faults per step.
 * ``presets``: for every preset, seconds per iteration of its ``Comparison`` (variants grouped in
   stacks, with the preset's logging) vs the sum over its variants of a solo ``Trainer``'s seconds
   per iteration; the ratio is the speed-up (target of issue 12: ≥ 2). "training only" is the
@@ -37,8 +41,10 @@ from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 from gandemo.bench import BENCH_CONFIG, _mlp, compare_variants  # noqa: E402
 from gandemo.compare import Comparison  # noqa: E402
 from gandemo.engine import Stack, StackedOptimizer  # noqa: E402
+from gandemo.nets import _NarrowLinear  # noqa: E402
 from gandemo.presets import PRESETS  # noqa: E402
 from gandemo.trainer import Trainer  # noqa: E402
+from gandemo.tuning import train_here  # noqa: E402
 
 
 def cpu_per_call(fn, n: int, warmup: int = 5, rounds: int = 5) -> float:
@@ -113,6 +119,55 @@ def forward_part() -> None:
           f"{a * 1e6:.0f} µs, engine (baddbmm) {b * 1e6:.0f} µs")
 
 
+def layers_part() -> None:
+    K, B = 8, 256
+    for n_in, n_out in ((2, 64), (64, 1), (64, 2)):
+        x = torch.randn(K, B, n_in, requires_grad=True)
+        w = torch.randn(K, n_out, n_in, requires_grad=True)
+        b = torch.randn(K, n_out, requires_grad=True)
+        g = torch.randn(K, B, n_out)
+
+        def native(x=x, w=w, b=b, g=g):
+            torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2)).backward(g)
+
+        def narrow(x=x, w=w, b=b, g=g):
+            _NarrowLinear.apply(x, w, b).backward(g)
+
+        a, c = cpu_per_call(native, 300), cpu_per_call(narrow, 300)
+        print(f"layer {n_in:>2} -> {n_out:<2} × {K}, forward+backward: baddbmm {a * 1e6:.0f} µs, "
+              f"_NarrowLinear {c * 1e6:.0f} µs")
+
+
+_HEAP = """
+import resource, time
+from gandemo import tuning
+import torch
+torch.set_num_threads(1)
+if {tuned}:
+    tuning.train_here()
+from gandemo.bench import BENCH_CONFIG, stack_step
+step = stack_step(BENCH_CONFIG, 8)
+for _ in range(30):
+    step()
+f0, c0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.thread_time()
+for _ in range(300):
+    step()
+c1, f1 = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+print((c1 - c0) / 300 * 1e3, (f1 - f0) / 300)
+"""
+
+
+def heap_part() -> None:
+    import subprocess
+
+    for tuned in (False, True, False, True):
+        out = subprocess.run([sys.executable, "-c", _HEAP.format(tuned=tuned)], check=True,
+                             capture_output=True, text=True, cwd=Path(__file__).parents[1])
+        ms, faults = map(float, out.stdout.split())
+        print(f"8-variant step, {'train_here heap' if tuned else 'default heap   '}: "
+              f"{ms:.2f} CPU ms, {faults:.0f} minor faults per step")
+
+
 def iteration_s(step, steps: int) -> float:
     """CPU seconds per call of ``step`` over ``steps`` calls (after 3 warm-up calls)."""
     for _ in range(3):
@@ -140,19 +195,20 @@ def presets_part(steps: int) -> None:
               f"{solo_train / stacked_train:>13.2f}x")
 
 
+PARTS = ("optimizer", "forward", "layers", "heap", "presets")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("optimizer", "forward", "presets"), nargs="*")
+    p.add_argument("--part", choices=PARTS, nargs="*")
     p.add_argument("--steps", type=int, default=30, help="iterations timed per preset run")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    parts = args.part or ("optimizer", "forward", "presets")
-    if "optimizer" in parts:
-        optimizer_part()
-    if "forward" in parts:
-        forward_part()
-    if "presets" in parts:
-        presets_part(args.steps)
+    train_here()
+    for part in args.part or PARTS:
+        if part == "presets":
+            presets_part(args.steps)
+        else:
+            globals()[f"{part}_part"]()
     return 0
 
 

@@ -27,6 +27,7 @@ from .config import RunConfig
 from .runner import Limits
 from .targets import get_target
 from .trainer import Trainer
+from .tuning import train_here
 
 COMPARE_K = 8
 BENCH_CONFIG = RunConfig(target="gaussian", loss="nonsaturating", steps=10**5, batch=256)
@@ -118,15 +119,16 @@ def compare_model_rate(cfg: RunConfig, k: int, seconds: float) -> float:
 def stack_step(cfg: RunConfig, k: int):
     """``engine.Stack.step`` over ``compare_variants(cfg, k)``: training only (no history rows,
     no metrics), what the lean loop does."""
-    from .engine import Stack
+    from .engine import Stack, stack_order
 
-    return Stack(compare_variants(cfg, k)).step
+    cfgs = compare_variants(cfg, k)
+    return Stack([cfgs[i] for i in stack_order(cfgs)]).step  # equal losses together, as compare
 
 
 def run_bench(seconds: float = 3.0, log=print, rounds: int = 3) -> dict:
     """The three figures of issue 12 against the lean loop, medians over ``rounds`` rounds that
     measure every contender back to back (a busy spell of the machine hits all alike)."""
-    torch.set_num_threads(1)
+    train_here()
     fps = Limits().fps
     cfg = BENCH_CONFIG
     contenders = {

@@ -24,6 +24,7 @@ from .config import (
     to_dict,
     with_target_defaults,
 )
+from .tuning import train_here
 
 EXIT_OK, EXIT_INVALID, EXIT_DIVERGED = 0, 2, 3
 
@@ -369,9 +370,7 @@ def cmd_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import torch
-
-    torch.set_num_threads(1)  # toy nets: more threads only add synchronisation cost
+    train_here()
     try:
         args = build_parser().parse_args(argv)
         if args.command == "list":

@@ -473,12 +473,12 @@ def serve(nice: int = 0) -> None:
             os.nice(nice)
         except OSError:  # not permitted: train at the normal priority
             pass
-    import torch
+    from .tuning import train_here  # imports torch: after the nice
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout (C or Python) goes to stderr
     sys.stdout = sys.stderr
-    torch.set_num_threads(1)
+    train_here()
     host = LocalHost()
     warm = ["gaussian", "ring8"]  # a 1D and a 2D target, while no call waits
 

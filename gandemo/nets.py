@@ -120,11 +120,51 @@ class FlatParams:
         return self.row_of == row
 
 
+NARROW = 2
+
+
+class _NarrowLinear(torch.autograd.Function):
+    """x·Wᵀ + b for a layer with few inputs or outputs (a point's coordinates, z, D's logit),
+    with a backward that lays out its batched matmuls as the fast case of the CPU kernels:
+    the narrow side as the rows of the left factor. Autograd's own backward of ``baddbmm``
+    computes ∇W = xᵀ·g as a (64 × B)·(B × 1) product and ∇x of a 1- or 2-input layer as
+    (B × 64)·(64 × 1): 5–10× slower than the transposed products here (bench/engine_bench.py).
+    Differentiable twice (gradient penalties): the backward is made of differentiable ops."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(x, w)
+        return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, w = ctx.saved_tensors
+        n_out, n_in = w.shape[1:]
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            if n_out == 1:  # an outer product: a broadcast product beats bmm ~5×
+                gx = g * w
+            elif n_in <= NARROW:
+                gx = torch.bmm(w.transpose(1, 2), g.transpose(1, 2)).transpose(1, 2)
+            else:
+                gx = torch.bmm(g, w)
+        if ctx.needs_input_grad[1]:
+            gw = (torch.bmm(g.transpose(1, 2), x) if n_out <= n_in
+                  else torch.bmm(x.transpose(1, 2), g).transpose(1, 2))
+        if ctx.needs_input_grad[2]:
+            gb = g.sum(1)
+        return gx, gw, gb
+
+
 def _linear(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """x (K, N, in) → x·Wᵀ + b for weights (K, out, in), biases (K, out); an outer product
-    b + x·w when in = 1 (a batched matmul with inner size 1 is slow)."""
+    b + x·w when in = 1 (a batched matmul with inner size 1 is slow); stacked layers with at
+    most NARROW inputs or outputs through ``_NarrowLinear`` (for one network autograd's own
+    backward is the faster: a custom Function's Python call costs more than it saves)."""
     if w.shape[-1] == 1:
         return torch.addcmul(b.unsqueeze(1), x, w.transpose(1, 2))
+    if w.shape[0] > 1 and min(w.shape[1:]) <= NARROW:
+        return _NarrowLinear.apply(x, w, b)
     return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
 
 

@@ -7,8 +7,9 @@
 * The ``Scheduler`` owns ``workers`` threads (default: the CPU count, env ``GANDEMO_WORKERS``),
   with worker processes one process each: a run stays in the process it was created in, and
   that process's thread trains it (a run no worker process could take trains in this process,
-  by any worker thread). Starting the workers sets torch to one thread per op here
-  (``torch.set_num_threads(1)``, nothing happens at import); a worker process does so itself.
+  by any worker thread). Starting the workers sets up this process for training
+  (``tuning.train_here``: one torch thread, the heap kept; nothing happens at import); a worker
+  process does so itself.
   Every started run trains: the runs share the workers round-robin in
   slices of ``slice_s`` seconds (at least one step), so each gets 1/n of the workers and all of
   them move. A run just started (or resumed) goes first, for one step, so its counter moves
@@ -43,7 +44,6 @@ from dataclasses import replace
 from enum import StrEnum
 
 import numpy as np
-import torch
 
 from .compare import variant_labels
 from .config import ConfigError, RunConfig
@@ -60,6 +60,7 @@ from .hosts import (
 )
 from .limits import Cost, Limits, step_work  # noqa: F401 (Limits, step_work: re-exported)
 from .snapshot import Snapshot
+from .tuning import train_here
 
 RUNNING, QUEUED, PAUSED = "running", "queued", "paused"
 FINISHED, DIVERGED, STOPPED, ERROR = "finished", "diverged", "stopped", "error"
@@ -346,7 +347,7 @@ class Scheduler:
     def _ensure_threads(self) -> None:
         if self._threads or not self.threads:
             return
-        torch.set_num_threads(1)  # one torch thread per worker: workers, not ops, use cores
+        train_here()  # one torch thread per worker: workers, not ops, use cores
         for i in range(self.limits.workers):
             host = self._hosts[i] if self._hosts else None
             t = threading.Thread(target=self._work, args=(host,), name=f"gandemo-worker-{i}",
