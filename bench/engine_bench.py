@@ -38,12 +38,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
-from gandemo.bench import BENCH_CONFIG, _mlp, compare_variants  # noqa: E402
+from gandemo.bench import (  # noqa: E402
+    BENCH_CONFIG,
+    _cpu_per_iteration,
+    _mlp,
+    compare_variants,
+    preset_speedups,
+)
 from gandemo.compare import Comparison  # noqa: E402
 from gandemo.engine import Stack, StackedOptimizer  # noqa: E402
 from gandemo.nets import _NarrowLinear  # noqa: E402
 from gandemo.presets import PRESETS  # noqa: E402
-from gandemo.trainer import Trainer  # noqa: E402
 from gandemo.tuning import train_here  # noqa: E402
 
 
@@ -168,31 +173,19 @@ def heap_part() -> None:
               f"{ms:.2f} CPU ms, {faults:.0f} minor faults per step")
 
 
-def iteration_s(step, steps: int) -> float:
-    """CPU seconds per call of ``step`` over ``steps`` calls (after 3 warm-up calls)."""
-    for _ in range(3):
-        step()
-    c0 = time.thread_time()
-    for _ in range(steps):
-        step()
-    return (time.thread_time() - c0) / steps
-
-
 def presets_part(steps: int) -> None:
-    print(f"{'preset':<26} {'variants':>8} {'stacks':>6} {'solo sum ms/it':>15} "
-          f"{'compare ms/it':>14} {'speed-up':>9} {'training only':>14}")
+    """``gandemo.bench.preset_speedups``, then the same for the engine alone (``Stack.step``:
+    no history rows, no metrics — on 2D targets the exact W1 of every logged row is a large
+    share that stacking cannot save)."""
+    preset_speedups(steps)
+    print(f"{'preset':<26} training only")
     for name, preset in PRESETS.items():
         cfgs = [c.with_(steps=10**5) for c in preset.configs()]
-        solo = sum(iteration_s(Trainer(c).step, steps) for c in cfgs)
         comp = Comparison(cfgs)
-        together = iteration_s(comp.step, steps)
-        # the same without history rows and metrics: the engine alone
-        solo_train = sum(iteration_s(Stack([c]).step, steps) for c in cfgs)
-        stacked_train = sum(iteration_s(Stack([cfgs[i] for i in members]).step, steps)
-                            for members in comp.groups)
-        print(f"{name:<26} {len(cfgs):>8} {len(comp.groups):>6} {solo * 1e3:>15.1f} "
-              f"{together * 1e3:>14.1f} {solo / together:>8.2f}x "
-              f"{solo_train / stacked_train:>13.2f}x")
+        solo = sum(_cpu_per_iteration(Stack([c]).step, steps) for c in cfgs)
+        stacked = sum(_cpu_per_iteration(Stack([cfgs[i] for i in members]).step, steps)
+                      for members in comp.groups)
+        print(f"{name:<26} {solo / stacked:>12.2f}x")
 
 
 PARTS = ("optimizer", "forward", "layers", "heap", "presets")

@@ -12,6 +12,13 @@ discriminator learning rates, same k, as a loss comparison on the Compare page;
 ``compare_model_iters_per_s``: the same through ``Comparison`` with every variant's history rows
 and metrics. Rates are per CPU second of the measuring thread and every contender is measured
 in each of a few rounds, back to back; the ratios are medians over the rounds.
+``preset_speedups`` (``bench --presets``): every preset's ``Comparison`` against the sum of its
+variants trained one at a time by ``Trainer``, each with the preset's logging.
+
+A stack of K variants costs c₀ + K·c₁ per iteration where one variant alone costs c₀ + c₁ (c₀:
+the per-operation overhead a stack shares; at batch 256 c₀ ≈ 0.9 ms, c₁ ≈ 0.55 ms), so its gain
+K(c₀ + c₁)/(c₀ + K·c₁) grows with K towards (c₀ + c₁)/c₁ ≈ 2.7 (2.0 at K = 5); variants of
+different k, unrolling or layers train in separate stacks, and a stack costs its largest k.
 """
 
 from __future__ import annotations
@@ -123,6 +130,36 @@ def stack_step(cfg: RunConfig, k: int):
 
     cfgs = compare_variants(cfg, k)
     return Stack([cfgs[i] for i in stack_order(cfgs)]).step  # equal losses together, as compare
+
+
+def _cpu_per_iteration(step, steps: int) -> float:
+    for _ in range(3):
+        step()
+    c0 = time.thread_time()
+    for _ in range(steps):
+        step()
+    return (time.thread_time() - c0) / steps
+
+
+def preset_speedups(steps: int = 20, log=print) -> dict[str, float]:
+    """For every preset, CPU seconds per iteration of its variants trained one at a time
+    (Σ over variants of ``Trainer.step``) over those of its ``Comparison``: the speed-up of
+    training them side by side (issue 12's target: ≥ 2)."""
+    from .compare import Comparison
+    from .presets import PRESETS
+
+    log(f"{'preset':<26} {'variants':>8} {'stacks':>6} {'one at a time':>14} "
+        f"{'side by side':>13} {'speed-up':>9}")
+    out = {}
+    for name, preset in PRESETS.items():
+        cfgs = [c.with_(steps=10**5) for c in preset.configs()]
+        solo = sum(_cpu_per_iteration(Trainer(c).step, steps) for c in cfgs)
+        comp = Comparison(cfgs)
+        together = _cpu_per_iteration(comp.step, steps)
+        out[name] = round(solo / together, 3)
+        log(f"{name:<26} {len(cfgs):>8} {len(comp.groups):>6} {solo * 1e3:>11.1f} ms "
+            f"{together * 1e3:>10.1f} ms {solo / together:>8.2f}x")
+    return out
 
 
 def run_bench(seconds: float = 3.0, log=print, rounds: int = 3) -> dict:

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure training speed")
     bench.add_argument("--json", action="store_true", help="last line: a JSON object")
     bench.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    bench.add_argument("--presets", action="store_true",
+                       help="also every preset side by side vs its variants one at a time (~1 min)")
     dyn = sub.add_parser("dynamics", help="Dirac-GAN: eigenvalues and verdict (no training)")
     dyn.add_argument("--loss", default="minimax")
     dyn.add_argument("--reg", default="none", help="none, r1, gp or noise")
@@ -365,6 +367,10 @@ def cmd_bench(args) -> int:
     from .bench import run_bench
 
     result = run_bench(seconds=args.seconds, log=print)
+    if args.presets:
+        from .bench import preset_speedups
+
+        result["preset_speedups"] = preset_speedups(log=print)
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
     return EXIT_OK
 

@@ -2,7 +2,7 @@
 
 Every variant gets its own ``Trainer`` (same seed -> same initial generator, same data stream);
 usually only the loss and the discriminator's strength differ. Variants with the same
-``engine.stack_key`` (network shapes, batch, k, unrolling, optimizer kinds, minibatch/VBN
+``engine.stack_key`` (network shapes, batch, k, unrolling, which players train, minibatch/VBN
 layers) train together in one ``engine.Stack`` — the same code that trains a single run, with K
 rows instead of one — so ``Comparison.step()`` advances each unfinished variant by one iteration
 with the numbers ``Trainer.step()`` would produce for it alone (up to float rounding). A variant

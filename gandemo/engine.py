@@ -1,14 +1,16 @@
 """One training step, written once, for K variants at a time (a single run is K = 1).
 
 A ``Stack`` holds the generators and discriminators of K variants that share the network shapes,
-batch, k, unrolling, optimizer kinds and minibatch/VBN layers (``stack_key``); every other
-setting is per variant: loss (one evaluation per run of equal objectives over its rows of the
-(K, B) logits), learning rates and β's, clipping c, gradient penalty λ, R1 γ, label smoothing,
-instance noise σ(t), spectral norm, feature matching, historical averaging, noise prior, target,
-seed. One iteration = k discriminator updates then one generator update:
+batch, k, unrolling, which players train (lr > 0) and minibatch/VBN layers (``stack_key``);
+every other setting is per variant: loss (one evaluation per run of equal objectives over its
+rows of the (K, B) logits), optimizer kind, learning rates and β's, clipping c, gradient
+penalty λ, R1 γ, label smoothing, instance noise σ(t), spectral norm, feature matching,
+historical averaging, noise prior, target, seed. One iteration = k discriminator updates then
+one generator update:
 
-* D update: L_D(D(x_r), D(x_f)) + λ·GP + (γ/2)·R1 (+ historical averaging), real and fake in one
-  pass (minibatch features within each batch), clipping before the critic pass and after it.
+* D update: L_D(D(x_r), D(x_f)) + λ·GP + (γ/2)·R1 (+ historical averaging), real and fake in
+  separate passes (minibatch features within each batch), clipping before the critic passes
+  and after the update.
 * G update: L_G(D(G(z))) or, with feature matching, ‖E f(x_r) − E f(G(z))‖²; with ``unrolled``
   U > 0 the critic is D after U differentiable SGD steps (Metz et al. 2017). With k = 1 and no
   unrolling the generator forward of the D update is reused for the G update (one G forward
@@ -48,8 +50,8 @@ def stack_key(cfg: RunConfig) -> tuple:
     """Variants with equal keys train in one ``Stack``: what fixes the shapes and the sequence of
     operations of a step."""
     return (get_target(cfg.target).dim, cfg.noise_dim, cfg.g_width, cfg.g_depth, cfg.d_width,
-            cfg.d_depth, cfg.activation, cfg.batch, cfg.d_steps, cfg.unrolled, cfg.opt_g,
-            cfg.opt_d, cfg.lr_g > 0, cfg.lr_d > 0, cfg.minibatch_disc, cfg.vbn)
+            cfg.d_depth, cfg.activation, cfg.batch, cfg.d_steps, cfg.unrolled, cfg.lr_g > 0,
+            cfg.lr_d > 0, cfg.minibatch_disc, cfg.vbn)
 
 
 def stack_order(cfgs: Sequence[RunConfig]) -> list[int]:
@@ -65,34 +67,50 @@ def _column(values: Sequence[float], dims: int = 2) -> Tensor:
     return torch.tensor(list(values), dtype=torch.float32).view(-1, *([1] * (dims - 1)))
 
 
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
 class StackedOptimizer:
     """Adam(lr, (β₁, β₂)), RMSProp(lr, α = 0.99) or SGD(lr, momentum β₁) over the flat
-    parameters of K variants, each with its own lr and β's; the arithmetic follows torch.optim's
-    single-tensor code op by op. Hand-written because torch.optim keeps one set of
+    parameters of K variants, each with its own kind, lr and β's; the arithmetic follows
+    torch.optim's single-tensor code op by op. Variants of different kinds share one stack:
+    each kind present updates every row, with a learning rate of 0 on the rows of the other
+    kinds (it adds exactly 0 there). Hand-written because torch.optim keeps one set of
     hyperparameters per tensor: K variants would need K tensors per layer and lose the batched
     matmuls. On one flat tensor it is also cheaper than torch.optim.Adam(foreach) over a
     network's tensors (bench/engine_bench.py measures both)."""
 
-    def __init__(self, kind: str, lr: Sequence[float], beta1: Sequence[float],
+    def __init__(self, kinds: str | Sequence[str], lr: Sequence[float], beta1: Sequence[float],
                  beta2: Sequence[float], params: FlatParams, state: dict | None = None):
-        self.kind, self.lr, self.beta1, self.beta2 = kind, list(lr), list(beta1), list(beta2)
+        self.kinds = [kinds] * len(lr) if isinstance(kinds, str) else list(kinds)
+        self.lr, self.beta1, self.beta2 = list(lr), list(beta1), list(beta2)
         self.params = params
         full = params.per_row
+        self.present = [k for k in OPTIMIZERS if k in self.kinds]
+        own = {kind: [x if k == kind else 0.0 for x, k in zip(self.lr, self.kinds, strict=True)]
+               for kind in self.present}
+        self.state = state or {"t": 0}
         zeros = torch.zeros_like(params.flat)
-        self.lr_full = full(lr)
-        # equal β's (as in every comparison of one experiment): the bias corrections are scalars
-        self.uniform_betas = len(set(beta1)) == 1 and len(set(beta2)) == 1
-        if kind == "adam":
+        if "adam" in own:
+            self.adam_lrs = own["adam"]
+            self.adam_lr = full(own["adam"])
             self.one_minus_b1 = full([1 - b for b in beta1])
             self.b2, self.one_minus_b2 = full(beta2), full([1 - b for b in beta2])
-            self.state = state or {"t": 0, "m": zeros, "v": zeros.clone()}
-        elif kind == "rmsprop":
-            self.neg_lr = full([-x for x in lr])
-            self.state = state or {"t": 0, "sq": zeros}
-        else:  # a zero momentum buffer is exact: 0·β + g = g, torch's first step
-            self.momentum = full(beta1) if any(beta1) else None
-            self.neg_lr = full([-x for x in lr])
-            self.state = state or {"t": 0, "buf": zeros}
+            # equal β's (as in every comparison of one experiment): scalar bias corrections
+            adam = [i for i, k in enumerate(self.kinds) if k == "adam"]
+            self.uniform_betas = (len({self.beta1[i] for i in adam}) == 1
+                                  and len({self.beta2[i] for i in adam}) == 1)
+            self.adam_betas = self.beta1[adam[0]], self.beta2[adam[0]]
+            self.state.setdefault("m", zeros.clone())
+            self.state.setdefault("v", zeros.clone())
+        if "rmsprop" in own:
+            self.rmsprop_neg_lr = full([-x for x in own["rmsprop"]])
+            self.state.setdefault("sq", zeros.clone())
+        if "sgd" in own:  # a zero momentum buffer is exact: 0·β + g = g, torch's first step
+            self.momentum = full(beta1) if any(
+                b for b, k in zip(beta1, self.kinds) if k == "sgd") else None
+            self.sgd_neg_lr = full([-x for x in own["sgd"]])
+            self.state.setdefault("buf", zeros.clone())
 
     def subset(self, at: Tensor, params: FlatParams) -> StackedOptimizer:
         """The optimizer of the rows ``at`` (their state carried over) for ``params``, the
@@ -100,38 +118,42 @@ class StackedOptimizer:
         keep = at.tolist()
         state = {k: self.params.take(v, at) if isinstance(v, Tensor) else v
                  for k, v in self.state.items()}
-        return StackedOptimizer(self.kind, *([xs[i] for i in keep]
-                                             for xs in (self.lr, self.beta1, self.beta2)),
+        return StackedOptimizer(*([xs[i] for i in keep] for xs in
+                                  (self.kinds, self.lr, self.beta1, self.beta2)),
                                 params, state)
 
     @torch.no_grad()
     def step(self, p: Tensor, g: Tensor) -> None:
         s = self.state
         s["t"] += 1
-        if self.kind == "adam":
-            t = float(s["t"])
-            s["m"].lerp_(g, self.one_minus_b1)
-            s["v"].mul_(self.b2).addcmul_(g * self.one_minus_b2, g)
-            if self.uniform_betas:
-                b1, b2 = self.beta1[0], self.beta2[0]
-                denom = (s["v"].sqrt() / (1 - b2**t) ** 0.5).add_(1e-8)
-                if isinstance(self.lr_full, float):  # torch.optim's own expression
-                    p.addcdiv_(s["m"], denom, value=-self.lr_full / (1 - b1**t))
-                else:
-                    p.addcdiv_(s["m"] * self.lr_full, denom, value=-1 / (1 - b1**t))
-                return
-            neg_step = [-lr / (1 - b1**t) for lr, b1 in zip(self.lr, self.beta1)]
-            bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2]
-            denom = (s["v"].sqrt() / self.params.per_row(bc2_sqrt)).add_(1e-8)
-            p.addcdiv_(s["m"] * self.params.per_row(neg_step), denom)
-        elif self.kind == "rmsprop":
+        if "adam" in self.present:
+            self._adam(p, g, float(s["t"]))
+        if "rmsprop" in self.present:
             s["sq"].mul_(RMSPROP_ALPHA).addcmul_(g * (1 - RMSPROP_ALPHA), g)
-            p.addcdiv_(g * self.neg_lr, s["sq"].sqrt().add_(1e-8))
-        elif self.momentum is None:
-            p.add_(g * self.neg_lr)
-        else:
-            s["buf"].mul_(self.momentum).add_(g)
-            p.add_(s["buf"] * self.neg_lr)
+            p.addcdiv_(g * self.rmsprop_neg_lr, s["sq"].sqrt().add_(1e-8))
+        if "sgd" in self.present:
+            if self.momentum is None:
+                p.add_(g * self.sgd_neg_lr)
+            else:
+                s["buf"].mul_(self.momentum).add_(g)
+                p.add_(s["buf"] * self.sgd_neg_lr)
+
+    def _adam(self, p: Tensor, g: Tensor, t: float) -> None:
+        s = self.state
+        s["m"].lerp_(g, self.one_minus_b1)
+        s["v"].mul_(self.b2).addcmul_(g * self.one_minus_b2, g)
+        if self.uniform_betas:
+            b1, b2 = self.adam_betas
+            denom = (s["v"].sqrt() / (1 - b2**t) ** 0.5).add_(1e-8)
+            if isinstance(self.adam_lr, float):  # torch.optim's own expression
+                p.addcdiv_(s["m"], denom, value=-self.adam_lr / (1 - b1**t))
+            else:
+                p.addcdiv_(s["m"] * self.adam_lr, denom, value=-1 / (1 - b1**t))
+            return
+        neg_step = [-lr / (1 - b1**t) for lr, b1 in zip(self.adam_lrs, self.beta1)]
+        bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2]
+        denom = (s["v"].sqrt() / self.params.per_row(bc2_sqrt)).add_(1e-8)
+        p.addcdiv_(s["m"] * self.params.per_row(neg_step), denom)
 
 
 class HistoricalAverage:
@@ -226,8 +248,10 @@ class Stack:
         self.D = DiscriminatorNet.init(self.dim, c.d_width, c.d_depth, c.activation, d_gens,
                                        c.minibatch_disc, [x.spectral_norm for x in cs])
         betas = [x.beta1 for x in cs], [x.beta2 for x in cs]
-        self.opt_g = StackedOptimizer(c.opt_g, [x.lr_g for x in cs], *betas, self.G.params)
-        self.opt_d = StackedOptimizer(c.opt_d, [x.lr_d for x in cs], *betas, self.D.params)
+        self.opt_g = StackedOptimizer([x.opt_g for x in cs], [x.lr_g for x in cs], *betas,
+                                      self.G.params)
+        self.opt_d = StackedOptimizer([x.opt_d for x in cs], [x.lr_d for x in cs], *betas,
+                                      self.D.params)
         has_avg = any(x.historical_avg for x in cs)
         lam = [x.historical_avg for x in cs]
         self.avg_g = HistoricalAverage(self.G.params, lam) if has_avg else None

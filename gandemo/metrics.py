@@ -319,7 +319,7 @@ class DivergenceEstimator:
     def _smooth(self, log_mass: np.ndarray, log_out: float) -> np.ndarray:
         """Flat log masses of (cells, outside) after the kernel step: what leaves the window
         joins the outside cell, so the total stays 1."""
-        leaked = special.logsumexp(log_mass + self.log_leak)
+        leaked = float(_logsumexp((log_mass + self.log_leak).ravel(), axis=0))
         return np.append(_log_smooth(log_mass, self.kernels).ravel(),
                          np.logaddexp(log_out, leaked))
 

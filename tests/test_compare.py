@@ -99,7 +99,7 @@ def test_stacked_equals_solo_tricks_and_optimizers():
         base(loss="wgan-gp", target="bimodal", opt_d="sgd", opt_g="sgd", lr_d=0.05, lr_g=0.02),
     ]
     comp = check_against_solo(configs)
-    assert sorted(len(g) for g in comp.groups) == [2, 4, 5]  # rmsprop, adam, sgd
+    assert len(comp.groups) == 1  # RMSProp, Adam and SGD rows in one stack
 
 
 def test_stacked_clipping_before_every_critic_pass_and_rmsprop_alpha():
@@ -183,11 +183,12 @@ def test_every_trick_stacks_and_equals_solo():
 
 def test_stack_key_separates_shapes_only():
     for change in (dict(minibatch_disc=True), dict(vbn=True), dict(unrolled=2), dict(d_steps=2),
-                   dict(d_width=8), dict(opt_d="sgd"), dict(lr_g=0.0)):
+                   dict(d_width=8), dict(lr_g=0.0)):
         assert stack_key(base(**change)) != stack_key(base()), change
     for change in (dict(spectral_norm=True), dict(feature_matching=True),
                    dict(historical_avg=1.0), dict(loss="hinge", lr_d=0.1), dict(r1_gamma=1.0),
-                   dict(target="bimodal", seed=9), dict(instance_noise=0.5)):
+                   dict(target="bimodal", seed=9), dict(instance_noise=0.5),
+                   dict(opt_d="sgd", opt_g="rmsprop")):
         assert stack_key(base(**change)) == stack_key(base()), change
 
 

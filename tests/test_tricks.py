@@ -585,3 +585,41 @@ def test_stacked_optimizer_steps_as_torch_optim_per_variant(kind):
             torch.testing.assert_close(mine[n][0], t.detach(), rtol=1e-5, atol=1e-6)
     assert opt.state["t"] == 5
     assert not math.isclose(float(params.flat[0]), float(start[0]["w"][0, 0]))
+
+
+def test_stacked_optimizer_of_mixed_kinds_steps_each_row_as_its_own_torch_optim():
+    """Rows of different kinds in one stack: each follows torch.optim of its kind exactly as
+    alone (the other kinds' updates add exactly 0 to it), also with β's that differ by row."""
+    kinds, lrs = ["sgd", "adam", "rmsprop", "adam"], [5e-2, 1e-2, 3e-3, 2e-2]
+    beta1, beta2 = [0.9, 0.5, 0.0, 0.0], [0.9, 0.99, 0.5, 0.9]
+    gen = torch.Generator().manual_seed(1)
+
+    def rows():
+        return [{"w": torch.randn(3, 2, generator=gen), "b": torch.randn(3, generator=gen)}
+                for _ in lrs]
+
+    start = rows()
+    params = FlatParams.from_rows(start)
+    opt = StackedOptimizer(kinds, lrs, beta1, beta2, params)
+    alone = [FlatParams.from_rows([start[k]]) for k in range(len(lrs))]
+    opts = [StackedOptimizer(kinds[k], [lrs[k]], [beta1[k]], [beta2[k]], alone[k])
+            for k in range(len(lrs))]
+    refs = [[start[k][n].clone().requires_grad_() for n in ("w", "b")] for k in range(len(lrs))]
+    torch_opts = [OPTIMIZERS[kinds[k]](ts, lrs[k], beta1[k], beta2[k])
+                  for k, ts in enumerate(refs)]
+    for _ in range(6):
+        grads = rows()
+        opt.step(params.flat, FlatParams.from_rows(grads).flat)
+        for k in range(len(lrs)):
+            opts[k].step(alone[k].flat, FlatParams.from_rows([grads[k]]).flat)
+            for t, n in zip(refs[k], ("w", "b"), strict=True):
+                t.grad = grads[k][n].clone()
+            torch_opts[k].step()
+    sub = opt.subset(torch.tensor([2, 0]), params.subset(torch.tensor([2, 0])))
+    assert sub.kinds == ["rmsprop", "sgd"] and set(sub.state) == {"t", "m", "v", "sq", "buf"}
+    for k in range(len(lrs)):
+        mine = params.rows(slice(k, k + 1))
+        for t, n in zip(refs[k], ("w", "b"), strict=True):
+            torch.testing.assert_close(mine[n][0], alone[k].rows(slice(0, 1))[n][0],
+                                       rtol=1e-6, atol=1e-7)
+            torch.testing.assert_close(mine[n][0], t.detach(), rtol=1e-5, atol=1e-6)
