@@ -87,3 +87,20 @@ def test_compare_writes_summary_and_long_metrics(tmp_path):
     assert metrics.columns[0] == "variant" and CONTRACT_COLUMNS <= set(metrics.columns)
     assert metrics.groupby("variant").size().to_dict() == {v: 3 for v in summary["variant"]}
     assert (tmp_path / "c" / "figure.png").stat().st_size > 10_000
+
+
+def test_bench_prints_the_three_figures_against_the_lean_loop_and_every_preset():
+    """``bench --presets``: the Trainer, 8 stacked variants and a comparison as ratios to the lean
+    loop measured in the same process, one thread; every preset's speed-up (rates are printed,
+    never asserted: only that they were measured)."""
+    import json
+
+    out = gandemo("bench", "--seconds", "0.6", "--presets", "--json", timeout=400)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["torch_threads"] == 1 and result["compare_k"] == 8
+    for key in ("train_vs_plain", "stacked_vs_plain", "compare_vs_plain", "plain_iters_per_s"):
+        assert np.isfinite(result[key]) and result[key] > 0, key
+    assert set(result["preset_speedups"]) == set(PRESETS)
+    assert all(v > 0 for v in result["preset_speedups"].values())
+    assert "8 variants stacked, training" in out.stdout and "d-strength" in out.stdout
