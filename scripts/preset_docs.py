@@ -32,6 +32,7 @@ from gandemo.config import RunConfig, to_dict  # noqa: E402
 from gandemo.i18n import t  # noqa: E402
 from gandemo.presets import PRESETS  # noqa: E402
 from gandemo.targets import get_target  # noqa: E402
+from gandemo.tuning import train_here  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "presets.md"
 Hist = dict[str, np.ndarray]
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=Path, help="read histories from this JSON file (no training)")
     ap.add_argument("--out", type=Path, default=OUT, help="the Markdown file to write")
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    train_here()
     t0 = time.perf_counter()
     if args.load:
         data = load(args.load)
