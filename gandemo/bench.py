@@ -17,7 +17,7 @@ variants trained one at a time by ``Trainer``, each with the preset's logging.
 
 A stack of K variants costs c₀ + K·c₁ per iteration where one variant alone costs c₀ + c₁ (c₀:
 the per-operation overhead a stack shares; at batch 256 c₀ ≈ 0.9 ms, c₁ ≈ 0.55 ms), so its gain
-K(c₀ + c₁)/(c₀ + K·c₁) grows with K towards (c₀ + c₁)/c₁ ≈ 2.7 (2.0 at K = 5); variants of
+K(c₀ + c₁)/(c₀ + K·c₁) grows with K towards (c₀ + c₁)/c₁ ≈ 2.6 (2.0 at K = 5); variants of
 different k, unrolling or layers train in separate stacks, and a stack costs its largest k.
 """
 
