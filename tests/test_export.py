@@ -65,6 +65,7 @@ def test_concurrent_exports_are_serialised():
     assert [_png_size(png) for png in results] == [(200, 100)] * 3
 
 
+@pytest.mark.slow  # kaleido starts a Chromium
 @needs_browser
 def test_svg_is_text_with_the_title():
     svg = E.figure_svg(_probe_figure()).decode("utf-8")

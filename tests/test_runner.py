@@ -421,6 +421,7 @@ def test_runs_info_describes_a_comparison_and_its_real_rate():
         sched.shutdown()
 
 
+@pytest.mark.slow  # a fresh Python process imports torch
 def test_no_process_wide_torch_setting_at_import():
     import subprocess
     import sys
