@@ -32,6 +32,7 @@ import numpy as np
 
 from .config import ConfigError, RunConfig
 from .snapshot import History
+from .tuning import release_memory, train_here
 
 # Frames may take at most this share of a run's time: a run whose snapshot is slow (minibatch
 # discrimination on a 2D grid, many variants) publishes less often than fps, so drawing never
@@ -420,18 +421,6 @@ class ProcessHost:
             proc.wait(timeout)
 
 
-def release_memory() -> None:
-    """Hand freed heap pages back to the OS (glibc keeps them otherwise)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: the allocator keeps its pages
-        pass
-
-
 def _recv(fd: int):
     """One length-prefixed pickled message from the raw pipe ``fd`` (EOFError at its end).
     Unbuffered on purpose: ``_readable`` must see every byte not read yet."""
@@ -473,12 +462,10 @@ def serve(nice: int = 0) -> None:
             os.nice(nice)
         except OSError:  # not permitted: train at the normal priority
             pass
-    from .tuning import train_here  # imports torch: after the nice
-
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout (C or Python) goes to stderr
     sys.stdout = sys.stderr
-    train_here()
+    train_here()  # imports torch: after the nice
     host = LocalHost()
     warm = ["gaussian", "ring8"]  # a 1D and a 2D target, while no call waits
 

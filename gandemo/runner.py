@@ -56,11 +56,10 @@ from .hosts import (
     Progress,
     Rows,
     Spec,
-    release_memory,
 )
 from .limits import Cost, Limits, step_work  # noqa: F401 (Limits, step_work: re-exported)
 from .snapshot import Snapshot
-from .tuning import train_here
+from .tuning import release_memory, train_here
 
 RUNNING, QUEUED, PAUSED = "running", "queued", "paused"
 FINISHED, DIVERGED, STOPPED, ERROR = "finished", "diverged", "stopped", "error"

@@ -1,4 +1,5 @@
-"""Settings of a process that trains: one torch thread, and a heap that keeps a step's tensors.
+"""Settings of a process that trains: one torch thread, and a heap that keeps a step's tensors;
+and ``release_memory()``, which hands freed heap back to the system (after runs end).
 
 ``train_here()`` is called by whatever trains (a worker process, the CLI, the in-server worker
 threads, ``bench``), never at import. One torch thread: toy networks gain nothing from intra-op
@@ -22,15 +23,30 @@ TRIM_THRESHOLD = 32 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
-def _tune_heap() -> bool:
-    """glibc's mallopt as described above; False where there is no glibc (musl, macOS)."""
+def _glibc(name: str):
+    """glibc's function ``name``, None where there is no glibc (musl, macOS)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        return None
+
+
+def _tune_heap() -> bool:
+    """glibc's mallopt as described above; False where there is no glibc."""
+    mallopt = _glibc("mallopt")
+    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc keeps up to
+    TRIM_THRESHOLD of them otherwise; other allocators keep theirs)."""
+    import gc
+
+    gc.collect()
+    malloc_trim = _glibc("malloc_trim")
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 def train_here() -> None:
