@@ -40,7 +40,6 @@ from torch.func import functional_call, stack_module_state, vmap  # noqa: E402
 
 from gandemo.bench import (  # noqa: E402
     BENCH_CONFIG,
-    _cpu_per_iteration,
     _mlp,
     compare_variants,
     preset_speedups,
@@ -182,8 +181,9 @@ def presets_part(steps: int) -> None:
     for name, preset in PRESETS.items():
         cfgs = [c.with_(steps=10**5) for c in preset.configs()]
         comp = Comparison(cfgs)
-        solo = sum(_cpu_per_iteration(Stack([c]).step, steps) for c in cfgs)
-        stacked = sum(_cpu_per_iteration(Stack([cfgs[i] for i in members]).step, steps)
+        solo = sum(cpu_per_call(Stack([c]).step, steps, warmup=3, rounds=1) for c in cfgs)
+        stacked = sum(cpu_per_call(Stack([cfgs[i] for i in members]).step, steps, warmup=3,
+                                   rounds=1)
                       for members in comp.groups)
         print(f"{name:<26} {solo / stacked:>12.2f}x")
 
